@@ -1,0 +1,98 @@
+# ray-operator: one Makefile for the dev environment, the toolchain, the local
+# cluster, the tests and the benchmarks. `make help` lists the targets.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+VENV := .venv
+PY := $(VENV)/bin/python
+BIN := $(CURDIR)/.tools/bin
+export PATH := $(BIN):$(CURDIR)/$(VENV)/bin:$(PATH)
+export PYTHONPATH := $(CURDIR)/tests
+export HELM_PLUGINS := $(CURDIR)/.tools/share/helm-plugins
+export CT_CONFIG_DIR := $(CURDIR)/.tools/share/ct-etc
+PYTEST := $(PY) -m pytest
+PACKAGES := operator/src/ray_operator exporter/src/ray_exporter
+LINTED := operator exporter tests hack dashboards alerts
+
+.PHONY: help
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+# -- environment -------------------------------------------------------------
+
+$(VENV)/.stamp: constraints.txt requirements-dev.txt operator/pyproject.toml exporter/pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -c constraints.txt -e operator -e exporter -r requirements-dev.txt
+	touch $@
+
+.PHONY: venv
+venv: $(VENV)/.stamp ## Create .venv with both packages (editable) and the test tools
+
+.PHONY: lock
+lock: ## Re-resolve the Python dependencies and rewrite constraints.txt
+	rm -rf $(VENV).lock && python3 -m venv $(VENV).lock
+	$(VENV).lock/bin/pip install -q -e operator -e exporter -r requirements-dev.txt
+	$(VENV).lock/bin/pip freeze --exclude-editable | grep -v '^-e' > constraints.txt
+	rm -rf $(VENV).lock
+
+.PHONY: tools
+tools: ## Build the pinned Go toolchain into the cache (a no-op when built)
+	@bash hack/tools.sh
+
+.PHONY: env
+env: ## Print export lines for the pinned tools and the local cluster: eval $$(make -s env)
+	@$(PY) -m localkube env
+
+# -- local cluster -------------------------------------------------------------
+
+.PHONY: cluster-up
+cluster-up: venv tools ## Start the local control plane (etcd, apiserver, controllers, kwok)
+	@$(PY) -m localkube up
+
+.PHONY: cluster-down
+cluster-down: ## Stop the local control plane
+	@$(PY) -m localkube down
+
+.PHONY: dev
+dev: venv tools ## Local cluster + CRDs + operator + exporter + Prometheus + samples
+	@bash hack/dev.sh
+
+# -- checks --------------------------------------------------------------------
+
+.PHONY: lint
+lint: venv ## ruff, ruff format, mypy --strict, import contracts
+	$(VENV)/bin/ruff check $(LINTED)
+	$(VENV)/bin/ruff format --check $(LINTED)
+	$(VENV)/bin/mypy --strict $(PACKAGES)
+	$(VENV)/bin/mypy --strict tests/localkube
+	$(VENV)/bin/lint-imports
+
+.PHONY: test-unit
+test-unit: venv ## Unit tests (no cluster)
+	$(PYTEST) -m "not chart and not integration and not e2e and not bench"
+
+.PHONY: test-chart
+test-chart: venv tools ## helm lint/template/unittest, ct lint
+	$(PYTEST) -m chart
+
+.PHONY: test-integration
+test-integration: venv tools ## Tests against the real local control plane
+	$(PYTEST) -m integration
+
+.PHONY: test-e2e
+test-e2e: venv tools ## Real Prometheus and Alertmanager against the real exporter
+	$(PYTEST) -m e2e
+
+.PHONY: test
+test: lint test-unit test-chart test-integration test-e2e ## Everything CI runs
+
+# -- benchmarks (opt-in; they print figures, they assert no timings) ------------
+
+.PHONY: bench-operator
+bench-operator: venv tools ## 200 RayClusters at once: time to ready, RSS, reconcile rate
+	$(PYTEST) tests/bench/test_operator_bench.py -m bench -s
+
+.PHONY: bench-exporter
+bench-exporter: venv tools ## 22,000 Ray objects: this exporter against a KubeRay-style baseline
+	$(PYTEST) tests/bench/test_exporter_bench.py -m bench -s

@@ -1,0 +1,1 @@
+"""ray-exporter: serves the kuberay_* gauges computed from Ray custom resources."""

@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# Build the pinned toolchain from source through the Go module proxy.
+#
+# Each tool is built once into a directory keyed by its version (and this
+# recipe's revision) under $TOOLS_CACHE, outside the work tree, then linked
+# into .tools/bin in the repo. With the pins unchanged this is a no-op.
+set -euo pipefail
+
+RECIPE=1
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=../tools/versions.env
+source "$ROOT/tools/versions.env"
+TOOLS_CACHE=${TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ray-operator/tools}
+LINK_DIR=$ROOT/.tools/bin
+export GOFLAGS=-buildvcs=false CGO_ENABLED=0
+mkdir -p "$TOOLS_CACHE" "$LINK_DIR"
+
+log() { printf '[tools] %s\n' "$*" >&2; }
+
+# tools_module DIR MODULE VERSION [STAGING_VERSION]: a go.mod that requires
+# MODULE@VERSION with the target's replace/exclude directives copied in.
+tools_module() {
+  local dir=$1 module=$2 version=$3 staging=${4:-} gomod
+  rm -rf "$dir" && mkdir -p "$dir"
+  gomod=$(cd "$dir" && go mod download -json "$module@$version" |
+    python3 -c 'import json,sys;print(json.load(sys.stdin)["GoMod"])')
+  (cd "$dir" && go mod init local/tools >/dev/null 2>&1 && go mod edit -go=1.26.0 &&
+    python3 "$ROOT/hack/gomod_pins.py" "$gomod" "$staging" >>go.mod)
+}
+
+# build NAME VERSION FUNCTION: run FUNCTION OUT_DIR unless already built.
+build() {
+  local name=$1 version=$2 fn=$3 out="$TOOLS_CACHE/$1-$2-r$RECIPE"
+  if [[ ! -f $out/.done ]]; then
+    log "building $name $version (this takes a while the first time)"
+    local start=$SECONDS
+    rm -rf "$out" && mkdir -p "$out/bin"
+    "$fn" "$out"
+    touch "$out/.done"
+    log "built $name $version in $((SECONDS - start))s"
+  fi
+  local bin
+  for bin in "$out"/bin/*; do ln -sfn "$bin" "$LINK_DIR/$(basename "$bin")"; done
+}
+
+build_kubernetes() {
+  local out=$1 src=$1/src minor=${KUBERNETES_VERSION#v1.} ldflags="-s -w" p
+  minor=${minor%%.*}
+  tools_module "$src" k8s.io/kubernetes "$KUBERNETES_VERSION" "v0.${KUBERNETES_VERSION#v1.}"
+  for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ldflags+=" -X $p.gitVersion=$KUBERNETES_VERSION -X $p.gitMajor=1 -X $p.gitMinor=$minor"
+    ldflags+=" -X $p.gitTreeState=clean -X $p.buildDate=1970-01-01T00:00:00Z"
+  done
+  local pkgs=(k8s.io/kubernetes/cmd/{kube-apiserver,kube-controller-manager,kube-scheduler,kubectl})
+  (cd "$src" && go get "${pkgs[@]/%/@$KUBERNETES_VERSION}" >/dev/null &&
+    go build -trimpath -tags selinux,notest,grpcnotrace -ldflags "$ldflags" -o "$out/bin/" "${pkgs[@]}")
+}
+
+build_etcd() {
+  local out=$1
+  tools_module "$out/src" go.etcd.io/etcd/server/v3 "$ETCD_VERSION"
+  (cd "$out/src" && go get "go.etcd.io/etcd/server/v3@$ETCD_VERSION" >/dev/null &&
+    go build -trimpath -ldflags "-s -w" -o "$out/bin/etcd" go.etcd.io/etcd/server/v3)
+}
+
+build_kwok() {
+  GOBIN=$1/bin go install -trimpath -ldflags "-s -w" "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
+  # The stage files ship in the module zip; keep a copy beside the binary.
+  local dir
+  dir=$(cd "$1" && go mod download -json "sigs.k8s.io/kwok@$KWOK_VERSION" |
+    python3 -c 'import json,sys;print(json.load(sys.stdin)["Dir"])')
+  mkdir -p "$1/share" && cp -r "$dir/kustomize/stage" "$1/share/kwok-stages" && chmod -R u+w "$1/share"
+}
+
+build_helm() {
+  local minor=${KUBERNETES_VERSION#v1.} v=helm.sh/helm/v3
+  minor=${minor%%.*}
+  GOBIN=$1/bin go install -trimpath -ldflags "-s -w -X $v/internal/version.version=$HELM_VERSION \
+    -X $v/pkg/chartutil.k8sVersionMajor=1 -X $v/pkg/chartutil.k8sVersionMinor=$minor \
+    -X $v/pkg/lint/rules.k8sVersionMajor=1 -X $v/pkg/lint/rules.k8sVersionMinor=$minor" \
+    "$v/cmd/helm@$HELM_VERSION"
+}
+
+build_helm_unittest() {
+  local out=$1 m=github.com/helm-unittest/helm-unittest
+  tools_module "$out/src" "$m" "$HELM_UNITTEST_VERSION"
+  (cd "$out/src" && go get "$m/cmd/helm-unittest@$HELM_UNITTEST_VERSION" >/dev/null &&
+    go build -trimpath -ldflags "-s -w -X $m/internal/build.version=${HELM_UNITTEST_VERSION#v}" \
+      -o "$out/bin/untt" "$m/cmd/helm-unittest")
+  # An offline plugin install: the plugin.yaml helm reads, next to the binary.
+  mkdir -p "$out/plugins/unittest"
+  ln -sfn "$out/bin/untt" "$out/plugins/unittest/untt"
+  cat >"$out/plugins/unittest/plugin.yaml" <<YAML
+name: "unittest"
+version: "${HELM_UNITTEST_VERSION#v}"
+usage: "unittest for helm charts"
+description: "helm-unittest, built from source by hack/tools.sh"
+ignoreFlags: false
+platformCommand:
+  - command: "\$HELM_PLUGIN_DIR/untt"
+YAML
+}
+
+build_chart_testing() {
+  local m=github.com/helm/chart-testing/v3
+  GOBIN=$1/bin go install -trimpath -ldflags "-s -w -X $m/ct/cmd.Version=$CHART_TESTING_VERSION" \
+    "$m/ct@$CHART_TESTING_VERSION"
+  local dir
+  dir=$(cd "$1" && go mod download -json "$m@$CHART_TESTING_VERSION" |
+    python3 -c 'import json,sys;print(json.load(sys.stdin)["Dir"])')
+  mkdir -p "$1/share" && cp -r "$dir/etc" "$1/share/ct-etc" && chmod -R u+w "$1/share"
+}
+
+build_prometheus() {
+  local out=$1 m=github.com/prometheus/prometheus
+  tools_module "$out/src" "$m" "$PROMETHEUS_VERSION"
+  (cd "$out/src" && go get "$m/cmd/prometheus@$PROMETHEUS_VERSION" "$m/cmd/promtool@$PROMETHEUS_VERSION" >/dev/null &&
+    go build -trimpath -tags remove_all_sd \
+      -ldflags "-s -w -X github.com/prometheus/common/version.Version=$PROMETHEUS_RELEASE" \
+      -o "$out/bin/" "$m/cmd/prometheus" "$m/cmd/promtool")
+}
+
+build_alertmanager() {
+  local out=$1 m=github.com/prometheus/alertmanager
+  tools_module "$out/src" "$m" "$ALERTMANAGER_VERSION"
+  (cd "$out/src" && go get "$m/cmd/alertmanager@$ALERTMANAGER_VERSION" "$m/cmd/amtool@$ALERTMANAGER_VERSION" >/dev/null &&
+    go build -trimpath -ldflags "-s -w -X github.com/prometheus/common/version.Version=${ALERTMANAGER_VERSION#v}" \
+      -o "$out/bin/" "$m/cmd/alertmanager" "$m/cmd/amtool")
+}
+
+link_share() {
+  # Stage files, ct config and the helm plugin dir at stable paths in the repo.
+  local share=$ROOT/.tools/share
+  mkdir -p "$share"
+  ln -sfn "$TOOLS_CACHE/kwok-$KWOK_VERSION-r$RECIPE/share/kwok-stages" "$share/kwok-stages"
+  ln -sfn "$TOOLS_CACHE/chart-testing-$CHART_TESTING_VERSION-r$RECIPE/share/ct-etc" "$share/ct-etc"
+  ln -sfn "$TOOLS_CACHE/helm-unittest-$HELM_UNITTEST_VERSION-r$RECIPE/plugins" "$share/helm-plugins"
+}
+
+want=${*:-kubernetes etcd kwok helm helm-unittest chart-testing prometheus alertmanager}
+for tool in $want; do
+  case $tool in
+    kubernetes) build kubernetes "$KUBERNETES_VERSION" build_kubernetes ;;
+    etcd) build etcd "$ETCD_VERSION" build_etcd ;;
+    kwok) build kwok "$KWOK_VERSION" build_kwok ;;
+    helm) build helm "$HELM_VERSION" build_helm ;;
+    helm-unittest) build helm-unittest "$HELM_UNITTEST_VERSION" build_helm_unittest ;;
+    chart-testing) build chart-testing "$CHART_TESTING_VERSION" build_chart_testing ;;
+    prometheus) build prometheus "$PROMETHEUS_VERSION" build_prometheus ;;
+    alertmanager) build alertmanager "$ALERTMANAGER_VERSION" build_alertmanager ;;
+    *) log "unknown tool $tool"; exit 2 ;;
+  esac
+done
+[[ $# -gt 0 ]] || link_share
