@@ -130,11 +130,14 @@ build_alertmanager() {
 
 link_share() {
   # Stage files, ct config and the helm plugin dir at stable paths in the repo.
-  local share=$ROOT/.tools/share
+  local share=$ROOT/.tools/share name target
   mkdir -p "$share"
-  ln -sfn "$TOOLS_CACHE/kwok-$KWOK_VERSION-r$RECIPE/share/kwok-stages" "$share/kwok-stages"
-  ln -sfn "$TOOLS_CACHE/chart-testing-$CHART_TESTING_VERSION-r$RECIPE/share/ct-etc" "$share/ct-etc"
-  ln -sfn "$TOOLS_CACHE/helm-unittest-$HELM_UNITTEST_VERSION-r$RECIPE/plugins" "$share/helm-plugins"
+  for pair in "kwok-stages=kwok-$KWOK_VERSION-r$RECIPE/share/kwok-stages" \
+    "ct-etc=chart-testing-$CHART_TESTING_VERSION-r$RECIPE/share/ct-etc" \
+    "helm-plugins=helm-unittest-$HELM_UNITTEST_VERSION-r$RECIPE/plugins"; do
+    name=${pair%%=*} target=$TOOLS_CACHE/${pair#*=}
+    if [[ -d $target ]]; then ln -sfn "$target" "$share/$name"; fi
+  done
 }
 
 want=${*:-kubernetes etcd kwok helm helm-unittest chart-testing prometheus alertmanager}
@@ -151,4 +154,4 @@ for tool in $want; do
     *) log "unknown tool $tool"; exit 2 ;;
   esac
 done
-[[ $# -gt 0 ]] || link_share
+link_share
