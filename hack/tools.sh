@@ -102,13 +102,17 @@ YAML
 }
 
 build_chart_testing() {
-  local m=github.com/helm/chart-testing/v3
-  GOBIN=$1/bin go install -trimpath -ldflags "-s -w -X $m/ct/cmd.Version=$CHART_TESTING_VERSION" \
-    "$m/ct@$CHART_TESTING_VERSION"
+  # A tools module, not `go install`: the proxy refuses this module's version
+  # list, which `go install` reads to check for deprecation.
+  local out=$1 m=github.com/helm/chart-testing/v3
+  tools_module "$out/src" "$m" "$CHART_TESTING_VERSION"
+  (cd "$out/src" && go get "$m/ct@$CHART_TESTING_VERSION" >/dev/null &&
+    go build -trimpath -ldflags "-s -w -X $m/ct/cmd.Version=$CHART_TESTING_VERSION" \
+      -o "$out/bin/ct" "$m/ct")
   local dir
-  dir=$(cd "$1" && go mod download -json "$m@$CHART_TESTING_VERSION" |
+  dir=$(cd "$out/src" && go mod download -json "$m@$CHART_TESTING_VERSION" |
     python3 -c 'import json,sys;print(json.load(sys.stdin)["Dir"])')
-  mkdir -p "$1/share" && cp -r "$dir/etc" "$1/share/ct-etc" && chmod -R u+w "$1/share"
+  mkdir -p "$out/share" && cp -r "$dir/etc" "$out/share/ct-etc" && chmod -R u+w "$out/share"
 }
 
 build_prometheus() {

@@ -165,8 +165,9 @@ class Prometheus(_Process):
         rule_files: Sequence[Path] = (),
         alertmanager_url: str | None = None,
         interval: str = "1s",
+        port: int | None = None,
     ) -> None:
-        self.port = free_port()
+        self.port = port or free_port()
         config: dict[str, Any] = {
             "global": {"scrape_interval": interval, "evaluation_interval": interval},
             "rule_files": [str(p) for p in rule_files],
