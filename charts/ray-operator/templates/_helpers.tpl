@@ -1,0 +1,226 @@
+{{/*
+Names, labels, images and the derived settings every template shares.
+*/}}
+
+{{- define "ray-operator.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Full name prefix: the release name alone when it already contains the chart name.
+Kept to 52 characters so "-exporter-NN" suffixes stay within 63.
+*/}}
+{{- define "ray-operator.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 52 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 52 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 52 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "ray-operator.exporterName" -}}
+{{- printf "%s-exporter" (include "ray-operator.fullname" .) }}
+{{- end }}
+
+{{- define "ray-operator.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Labels of every object. Call with (dict "ctx" $ "component" "operator").
+*/}}
+{{- define "ray-operator.labels" -}}
+helm.sh/chart: {{ include "ray-operator.chart" .ctx }}
+{{ include "ray-operator.selectorLabels" . }}
+app.kubernetes.io/version: {{ .ctx.Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .ctx.Release.Service }}
+app.kubernetes.io/part-of: ray-operator
+{{- with .ctx.Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/*
+Selector labels: stable across upgrades. Call with (dict "ctx" $ "component" "exporter").
+*/}}
+{{- define "ray-operator.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "ray-operator.name" .ctx }}
+app.kubernetes.io/instance: {{ .ctx.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end }}
+
+{{- define "ray-operator.operatorServiceAccountName" -}}
+{{- if .Values.operator.serviceAccount.create }}
+{{- default (include "ray-operator.fullname" .) .Values.operator.serviceAccount.name }}
+{{- else }}
+{{- required "operator.serviceAccount.name is required when operator.serviceAccount.create is false" .Values.operator.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "ray-operator.exporterServiceAccountName" -}}
+{{- if .Values.exporter.serviceAccount.create }}
+{{- default (include "ray-operator.exporterName" .) .Values.exporter.serviceAccount.name }}
+{{- else }}
+{{- required "exporter.serviceAccount.name is required when exporter.serviceAccount.create is false" .Values.exporter.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/*
+An image reference. Call with (dict "image" .Values.operator.image "ctx" $).
+*/}}
+{{- define "ray-operator.image" -}}
+{{- if .image.digest }}
+{{- printf "%s@%s" .image.repository .image.digest }}
+{{- else }}
+{{- printf "%s:%s" .image.repository (default .ctx.Chart.AppVersion .image.tag) }}
+{{- end }}
+{{- end }}
+
+{{/*
+The namespaces both programs watch, as a list; empty means all namespaces.
+*/}}
+{{- define "ray-operator.watchNamespaces" -}}
+{{- if .Values.singleNamespace }}
+{{- list .Release.Namespace | toJson }}
+{{- else }}
+{{- .Values.watchNamespaces | uniq | toJson }}
+{{- end }}
+{{- end }}
+
+{{/*
+"true" when the operator runs leader election: forced on, or more than one replica.
+*/}}
+{{- define "ray-operator.leaderElection" -}}
+{{- if or .Values.operator.leaderElection.enabled (gt (int .Values.operator.replicas) 1) }}true{{- end }}
+{{- end }}
+
+{{- define "ray-operator.sidecar" -}}
+{{- if eq .Values.exporter.mode "sidecar" }}true{{- end }}
+{{- end }}
+
+{{/*
+The log-file volume and mount of one program. Call with (dict "logFile" .Values.x.logFile "name" "operator-logs").
+*/}}
+{{- define "ray-operator.logVolume" -}}
+- name: {{ .name }}
+  emptyDir:
+    {{- with .logFile.sizeLimit }}
+    sizeLimit: {{ . }}
+    {{- end }}
+{{- end }}
+
+{{/*
+The exporter container, shared by the exporter Deployment and the sidecar mode.
+*/}}
+{{- define "ray-operator.exporterContainer" -}}
+{{- $ctx := .ctx -}}
+{{- $e := $ctx.Values.exporter -}}
+{{- $namespaces := include "ray-operator.watchNamespaces" $ctx | fromJsonArray -}}
+- name: exporter
+  image: {{ include "ray-operator.image" (dict "image" $e.image "ctx" $ctx) }}
+  imagePullPolicy: {{ $e.image.pullPolicy }}
+  args:
+    - --listen-address=0.0.0.0:{{ $e.port }}
+    - --log-format={{ $e.logFormat }}
+    - --log-level={{ $e.logLevel }}
+    {{- with $namespaces }}
+    - --namespaces={{ join "," . }}
+    {{- end }}
+    {{- if gt (int $e.shards) 1 }}
+    - --shard={{ .shard }}
+    - --total-shards={{ $e.shards }}
+    {{- end }}
+    {{- if $e.logFile.enabled }}
+    - --log-file-path={{ $e.logFile.path }}
+    {{- end }}
+    {{- with $e.extraArgs }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+  {{- with $e.extraEnv }}
+  env:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  ports:
+    - name: metrics
+      containerPort: {{ $e.port }}
+      protocol: TCP
+  {{- with $e.livenessProbe }}
+  livenessProbe:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with $e.readinessProbe }}
+  readinessProbe:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with $e.resources }}
+  resources:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with $e.securityContext }}
+  securityContext:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  volumeMounts:
+    - name: exporter-tmp
+      mountPath: /tmp
+    {{- if $e.logFile.enabled }}
+    - name: exporter-logs
+      mountPath: {{ dir $e.logFile.path }}
+    {{- end }}
+{{- end }}
+
+{{/*
+The exporter container's volumes.
+*/}}
+{{- define "ray-operator.exporterVolumes" -}}
+- name: exporter-tmp
+  emptyDir: {}
+{{- if .Values.exporter.logFile.enabled }}
+{{ include "ray-operator.logVolume" (dict "logFile" .Values.exporter.logFile "name" "exporter-logs") }}
+{{- end }}
+{{- end }}
+
+{{/*
+Namespace of an optional monitoring object: its own value, else the release namespace.
+*/}}
+{{- define "ray-operator.namespaceOr" -}}
+{{- default .ctx.Release.Namespace .namespace }}
+{{- end }}
+
+{{/*
+Fails with a message naming the value when a monitoring.coreos.com/v1 kind is enabled
+but the cluster does not serve it. Call with (dict "ctx" $ "kind" "ServiceMonitor" "value" "metrics.serviceMonitor.enabled").
+*/}}
+{{- define "ray-operator.requireMonitoringApi" -}}
+{{- if and .ctx.Values.monitoringApiCheck (not (.ctx.Capabilities.APIVersions.Has (printf "monitoring.coreos.com/v1/%s" .kind))) }}
+{{- fail (printf "%s=true, but this cluster does not serve monitoring.coreos.com/v1 %s (the Prometheus Operator CRDs are not installed). Install them first (for example with kube-prometheus-stack or prometheus-operator-crds), or set %s=false. When rendering offline, pass --api-versions monitoring.coreos.com/v1/%s, or set monitoringApiCheck=false." .value .kind .value .kind) }}
+{{- end }}
+{{- end }}
+
+{{/*
+NetworkPolicy ingress rules of the metrics port: the configured peers (any source when
+none) and always the chart's helm test pod.
+*/}}
+{{- define "ray-operator.metricsIngress" -}}
+- ports:
+    - port: metrics
+      protocol: TCP
+  {{- with .Values.networkPolicy.metricsFrom }}
+  from:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+{{- if .Values.networkPolicy.metricsFrom }}
+- ports:
+    - port: metrics
+      protocol: TCP
+  from:
+    - podSelector:
+        matchLabels:
+          {{- include "ray-operator.selectorLabels" (dict "ctx" $ "component" "test") | nindent 10 }}
+{{- end }}
+{{- end }}

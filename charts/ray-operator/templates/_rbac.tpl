@@ -1,0 +1,120 @@
+{{/*
+RBAC rules of each component, shared by the cluster-wide and the namespaced form.
+*/}}
+
+{{/*
+What the RayCluster, RayJob and RayService reconcilers touch: the Ray resources and their
+status; the head and worker pods, head and serve services and submitter Jobs they own; Events.
+Child RayClusters of RayJobs and RayServices are created, updated and deleted; RayJobs and
+RayServices themselves are only read, with their status written.
+*/}}
+{{- define "ray-operator.operatorRules" -}}
+- apiGroups: ["ray.io"]
+  resources: ["rayclusters"]
+  verbs: ["get", "list", "watch", "create", "update", "patch", "delete"]
+- apiGroups: ["ray.io"]
+  resources: ["rayjobs", "rayservices"]
+  verbs: ["get", "list", "watch"]
+- apiGroups: ["ray.io"]
+  resources: ["rayclusters/status", "rayjobs/status", "rayservices/status"]
+  verbs: ["get", "update", "patch"]
+# Owner references with blockOwnerDeletion need update on the owner's finalizers
+# subresource where OwnerReferencesPermissionEnforcement is enabled.
+- apiGroups: ["ray.io"]
+  resources: ["rayclusters/finalizers", "rayjobs/finalizers", "rayservices/finalizers"]
+  verbs: ["update"]
+- apiGroups: [""]
+  resources: ["pods"]
+  verbs: ["get", "list", "watch", "create", "patch", "delete"]
+- apiGroups: [""]
+  resources: ["services"]
+  verbs: ["get", "list", "watch", "create", "update", "patch", "delete"]
+- apiGroups: ["batch"]
+  resources: ["jobs"]
+  verbs: ["get", "list", "watch", "create", "patch", "delete"]
+- apiGroups: ["", "events.k8s.io"]
+  resources: ["events"]
+  verbs: ["get", "list", "create", "patch"]
+{{- end }}
+
+{{/*
+The exporter only reads the three Ray resources.
+*/}}
+{{- define "ray-operator.exporterRules" -}}
+- apiGroups: ["ray.io"]
+  resources: ["rayclusters", "rayjobs", "rayservices"]
+  verbs: ["get", "list", "watch"]
+{{- end }}
+
+{{/*
+Leader election: one Lease in the release namespace.
+*/}}
+{{- define "ray-operator.leaderElectionRules" -}}
+- apiGroups: ["coordination.k8s.io"]
+  resources: ["leases"]
+  verbs: ["get", "create", "update", "patch"]
+{{- end }}
+
+{{/*
+A ClusterRole and ClusterRoleBinding, or a Role and RoleBinding per watched namespace.
+Call with (dict "ctx" $ "name" "..." "component" "..." "rules" "<yaml>" "serviceAccount" "...").
+*/}}
+{{- define "ray-operator.roleBindings" -}}
+{{- $ctx := .ctx }}
+{{- $namespaces := include "ray-operator.watchNamespaces" $ctx | fromJsonArray }}
+{{- if not $namespaces }}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: {{ .name }}
+  labels:
+    {{- include "ray-operator.labels" (dict "ctx" $ctx "component" .component) | nindent 4 }}
+rules:
+  {{- .rules | nindent 2 }}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: {{ .name }}
+  labels:
+    {{- include "ray-operator.labels" (dict "ctx" $ctx "component" .component) | nindent 4 }}
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: ClusterRole
+  name: {{ .name }}
+subjects:
+  - kind: ServiceAccount
+    name: {{ .serviceAccount }}
+    namespace: {{ $ctx.Release.Namespace }}
+{{- else }}
+{{- range $ns := $namespaces }}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata:
+  name: {{ $.name }}
+  namespace: {{ $ns }}
+  labels:
+    {{- include "ray-operator.labels" (dict "ctx" $ctx "component" $.component) | nindent 4 }}
+rules:
+  {{- $.rules | nindent 2 }}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata:
+  name: {{ $.name }}
+  namespace: {{ $ns }}
+  labels:
+    {{- include "ray-operator.labels" (dict "ctx" $ctx "component" $.component) | nindent 4 }}
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: Role
+  name: {{ $.name }}
+subjects:
+  - kind: ServiceAccount
+    name: {{ $.serviceAccount }}
+    namespace: {{ $ctx.Release.Namespace }}
+{{- end }}
+{{- end }}
+{{- end }}
