@@ -1,0 +1,1 @@
+"""The RayCluster reconciler: pure builders, planner and status, plus its kopf handlers."""

@@ -1,0 +1,170 @@
+"""What to create and delete so a RayCluster's pods match its spec: a pure function of the
+observed pods.
+
+Order of concerns in one pass: suspension (delete everything), the head (replace failed or
+outdated heads, keep exactly one), then each worker group (replace failed pods, restart
+outdated ones once the head is current, delete `workersToDelete`, then scale to the clamped
+replica count, deleting unready and newest pods first). Pods that are already terminating do
+not count. Creations can be withheld (`allow_create=False`) while the reconciler backs off.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ray_operator.cluster import constants as c
+from ray_operator.cluster import podstate
+from ray_operator.cluster.pods import desired_head_pod, desired_worker_pod, pod_context
+from ray_operator.cluster.spec import Body, WorkerGroup, recreate_on_change, worker_groups
+from ray_operator.conditions import is_true
+
+Pod = podstate.Pod
+
+
+@dataclass(frozen=True)
+class CreatePod:
+    node_type: str
+    group: str
+    manifest: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class DeletePod:
+    name: str
+    node_type: str
+    group: str
+    why: str
+    failed: bool = False  # the pod had failed (counts towards the creation backoff)
+
+
+@dataclass
+class Plan:
+    creates: list[CreatePod] = field(default_factory=list)
+    deletes: list[DeletePod] = field(default_factory=list)
+    deferred: int = 0  # pods that should be created but were withheld by the backoff
+
+    @property
+    def empty(self) -> bool:
+        return not self.creates and not self.deletes
+
+
+def suspending(cluster: Body) -> bool:
+    """Suspension requested, or in progress (it completes even if the request is withdrawn)."""
+    conditions = (cluster.get("status") or {}).get("conditions") or []
+    spec = cluster.get("spec") or {}
+    return spec.get("suspend") is True or is_true(conditions, "RayClusterSuspending")
+
+
+def plan_pods(
+    cluster: Body,
+    pods: Sequence[Pod],
+    *,
+    allow_create: bool = True,
+    cluster_domain: str = "cluster.local",
+) -> Plan:
+    plan = Plan()
+    active = [p for p in pods if not podstate.is_terminating(p)]
+    if suspending(cluster):
+        for pod in active:
+            plan.deletes.append(_delete(pod, "the RayCluster is suspended"))
+        return plan
+    ctx = pod_context(cluster, cluster_domain)
+    recreate = recreate_on_change(cluster)
+
+    def outdated(pod: Pod) -> bool:
+        return podstate.is_outdated(
+            pod, restart_token=ctx.restart_token, spec_hash=ctx.spec_hash, recreate=recreate
+        )
+
+    heads = [p for p in active if podstate.node_type(p) == c.NODE_TYPE_HEAD]
+    head_is_current = _plan_head(plan, cluster, heads, outdated, allow_create, cluster_domain)
+    groups = worker_groups(cluster)
+    names = {g.name for g in groups}
+    workers = [p for p in active if podstate.node_type(p) == c.NODE_TYPE_WORKER]
+    for pod in workers:
+        if podstate.group(pod) not in names:
+            plan.deletes.append(_delete(pod, "its worker group was removed from the spec"))
+    for group in groups:
+        members = [p for p in workers if podstate.group(p) == group.name]
+        _plan_group(
+            plan, cluster, group, members, outdated, head_is_current, allow_create, cluster_domain
+        )
+    return plan
+
+
+def _delete(pod: Pod, why: str, *, failed: bool = False) -> DeletePod:
+    return DeletePod(podstate.name(pod), podstate.node_type(pod), podstate.group(pod), why, failed)
+
+
+def _oldest_first(pods: Sequence[Pod]) -> list[Pod]:
+    return sorted(pods, key=lambda p: (podstate.created(p), podstate.name(p)))
+
+
+def _plan_head(
+    plan: Plan,
+    cluster: Body,
+    heads: list[Pod],
+    outdated: Any,
+    allow_create: bool,
+    cluster_domain: str,
+) -> bool:
+    """Plan the head; True when a current head pod already exists (workers may restart)."""
+    live: list[Pod] = []
+    for pod in heads:
+        if podstate.is_terminal(pod):
+            plan.deletes.append(_delete(pod, podstate.terminal_reason(pod), failed=True))
+        elif outdated(pod):
+            plan.deletes.append(_delete(pod, "the RayCluster is restarting its pods"))
+        else:
+            live.append(pod)
+    ordered = _oldest_first(live)
+    for extra in ordered[1:]:
+        plan.deletes.append(_delete(extra, "a RayCluster has exactly one head pod"))
+    if ordered:
+        return True
+    if allow_create:
+        plan.creates.append(
+            CreatePod(c.NODE_TYPE_HEAD, c.HEAD_GROUP, desired_head_pod(cluster, cluster_domain))
+        )
+    else:
+        plan.deferred += 1
+    return False
+
+
+def _plan_group(
+    plan: Plan,
+    cluster: Body,
+    group: WorkerGroup,
+    members: list[Pod],
+    outdated: Any,
+    head_is_current: bool,
+    allow_create: bool,
+    cluster_domain: str,
+) -> None:
+    live: list[Pod] = []
+    for pod in members:
+        if podstate.is_terminal(pod):
+            plan.deletes.append(_delete(pod, podstate.terminal_reason(pod), failed=True))
+        elif outdated(pod) and head_is_current:
+            plan.deletes.append(_delete(pod, "the RayCluster is restarting its pods"))
+        elif podstate.name(pod) in group.workers_to_delete:
+            plan.deletes.append(_delete(pod, "listed in scaleStrategy.workersToDelete"))
+        else:
+            live.append(pod)
+    surplus = len(live) - group.desired_pods
+    if surplus > 0:
+        # Unready pods go first, then the newest: they have done the least work.
+        unready = [p for p in live if not podstate.is_running_and_ready(p)]
+        ready = [p for p in live if podstate.is_running_and_ready(p)]
+        ordered = _oldest_first(unready)[::-1] + _oldest_first(ready)[::-1]
+        for pod in ordered[:surplus]:
+            plan.deletes.append(_delete(pod, f"scaling {group.name} down to {group.desired_pods}"))
+    elif surplus < 0:
+        if not allow_create:
+            plan.deferred += -surplus
+            return
+        manifest = desired_worker_pod(cluster, group, cluster_domain)
+        for _ in range(-surplus):
+            plan.creates.append(CreatePod(c.NODE_TYPE_WORKER, group.name, manifest))

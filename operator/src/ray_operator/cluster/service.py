@@ -1,0 +1,152 @@
+"""The head Service of a RayCluster (`<cluster>-head-svc`) and what status reads back from it.
+
+Ports come from the head container's declared ports, else the defaults (gcs-server 6379,
+dashboard 8265, client 10001, metrics 8080, serve 8000); the metrics port is always there.
+`headGroupSpec.headService` is merged in (its name, labels, annotations and spec), but the
+selector and ports are the operator's.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import Any
+
+from ray_operator.cluster import constants as c
+from ray_operator.cluster.command import complete_params
+from ray_operator.cluster.pods import head_ports, owner_reference, pod_context
+from ray_operator.cluster.spec import Body, head_group, spec_of
+
+Manifest = dict[str, Any]
+
+
+def service_selector(cluster_name: str) -> dict[str, str]:
+    return {
+        c.LABEL_CLUSTER: cluster_name,
+        c.LABEL_NODE_TYPE: c.NODE_TYPE_HEAD,
+    }
+
+
+def _ports(cluster: Body) -> list[Manifest]:
+    head = head_group(cluster)
+    containers = ((head.get("template") or {}).get("spec") or {}).get("containers") or [{}]
+    container = containers[c.RAY_CONTAINER_INDEX]
+    declared = container.get("ports") or []
+    ports: dict[str, int] = {}
+    for port in declared:
+        number = port.get("containerPort")
+        if isinstance(number, int):
+            ports[str(port.get("name") or f"{number}-port")] = number
+    params = complete_params(
+        node_type=c.NODE_TYPE_HEAD, group=head, container=container, head_address=None
+    )
+    if not ports:
+        ports = dict(head_ports(params))
+    ports.setdefault(c.PORT_METRICS, int(params["metrics-export-port"]))
+    return [
+        {
+            "name": name,
+            "port": number,
+            "targetPort": number,
+            "protocol": "TCP",
+            "appProtocol": "tcp",
+        }
+        for name, number in sorted(ports.items())
+    ]
+
+
+def desired_head_service(cluster: Body) -> Manifest:
+    ctx = pod_context(cluster)
+    head = head_group(cluster)
+    custom = copy.deepcopy(dict(head.get("headService") or {}))
+    custom_meta = custom.get("metadata") or {}
+    spec: Manifest = dict(custom.get("spec") or {})
+    labels = {
+        **(custom_meta.get("labels") or {}),
+        c.LABEL_CLUSTER: ctx.cluster,
+        c.LABEL_NODE_TYPE: c.NODE_TYPE_HEAD,
+        c.LABEL_IDENTIFIER: f"{ctx.cluster}-{c.NODE_TYPE_HEAD}"[:63].rstrip("-._"),
+        c.LABEL_APP_NAME: c.APP_NAME,
+        c.LABEL_CREATED_BY: c.CREATED_BY,
+    }
+    annotations = {
+        **(custom_meta.get("annotations") or {}),
+        **(spec_of(cluster).get("headServiceAnnotations") or {}),
+    }
+    service_type = head.get("serviceType") or spec.get("type") or "ClusterIP"
+    ours = _ports(cluster)
+    spec.update(
+        {
+            "type": service_type,
+            "selector": service_selector(ctx.cluster),
+            "ports": [*_custom_ports(spec, {p["name"] for p in ours}), *ours],
+            "publishNotReadyAddresses": True,
+        }
+    )
+    metadata: Manifest = {
+        "name": ctx.head_service,
+        "namespace": ctx.namespace,
+        "labels": labels,
+        "ownerReferences": [owner_reference(ctx)],
+    }
+    if annotations:
+        metadata["annotations"] = annotations
+    return {"apiVersion": "v1", "kind": "Service", "metadata": metadata, "spec": spec}
+
+
+def _custom_ports(spec: Mapping[str, Any], taken: set[str]) -> list[Manifest]:
+    """Ports the user put in headService.spec.ports, minus names the operator defines."""
+    return [
+        dict(p)
+        for p in spec.get("ports") or []
+        if isinstance(p, Mapping) and p.get("name") not in taken
+    ]
+
+
+def service_drift(desired: Mapping[str, Any], actual: Mapping[str, Any]) -> Manifest | None:
+    """A merge patch bringing `actual` to `desired` on the fields we own, or None if equal.
+
+    Allocated fields (clusterIP, node ports when not requested) are left to the apiserver.
+    """
+    want = desired.get("spec") or {}
+    have = actual.get("spec") or {}
+    patch_spec: Manifest = {}
+    if want.get("type") != have.get("type"):
+        patch_spec["type"] = want.get("type")
+    if want.get("selector") != have.get("selector"):
+        patch_spec["selector"] = want.get("selector")
+    if _port_keys(want.get("ports") or []) != _port_keys(have.get("ports") or []):
+        patch_spec["ports"] = want.get("ports")
+    labels = (desired.get("metadata") or {}).get("labels") or {}
+    have_labels = (actual.get("metadata") or {}).get("labels") or {}
+    patch: Manifest = {}
+    if any(have_labels.get(k) != v for k, v in labels.items()):
+        patch["metadata"] = {"labels": labels}
+    if patch_spec:
+        patch["spec"] = patch_spec
+    return patch or None
+
+
+def _port_keys(ports: list[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
+    return sorted(
+        (p.get("name"), p.get("port"), p.get("targetPort", p.get("port")), p.get("protocol", "TCP"))
+        for p in ports
+    )
+
+
+def endpoints(service: Mapping[str, Any] | None) -> dict[str, str]:
+    """Port name -> node port (NodePort/LoadBalancer) or target port, as strings."""
+    if not service:
+        return {}
+    result: dict[str, str] = {}
+    for port in (service.get("spec") or {}).get("ports") or []:
+        name = port.get("name")
+        if not name:
+            continue
+        if port.get("nodePort"):
+            result[name] = str(port["nodePort"])
+        elif port.get("targetPort") not in (None, 0, ""):
+            result[name] = str(port["targetPort"])
+        elif port.get("port"):
+            result[name] = str(port["port"])
+    return result

@@ -1,0 +1,232 @@
+"""Checks of a RayCluster the CRD schema cannot express, and of fields this operator lacks.
+
+Each finding is a `Problem`. A blocking problem makes the cluster `unhealthy`: the operator
+reports it (Warning event, `status.reason`) and leaves existing pods alone until the spec is
+fixed. A non-blocking problem names a KubeRay field this operator accepts but ignores; it is
+reported with a Warning event and the cluster is reconciled without it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ray_operator.cluster import constants as c
+from ray_operator.cluster.spec import Body, head_group, spec_of, worker_groups
+from ray_operator.quantity import QuantityError, parse_quantity
+from ray_operator.reasons import Reason
+
+_DNS1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+_GROUP_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?$")
+_FLAG = re.compile(r"^[A-Za-z0-9][-A-Za-z0-9_]*$")
+_LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+_LABEL_PREFIX = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+_NUMERIC_PARAMS = ("num-cpus", "num-gpus", "memory", "object-store-memory")
+_PORT_PARAMS = (
+    "port",
+    "dashboard-port",
+    "dashboard-agent-listen-port",
+    "dashboard-agent-grpc-port",
+    "metrics-export-port",
+    "ray-client-server-port",
+    "node-manager-port",
+    "object-manager-port",
+    "runtime-env-agent-port",
+    "min-worker-port",
+    "max-worker-port",
+)
+_RESOURCE_PARAMS = ("num-cpus", "num-gpus", "memory", "resources")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding: the event reason, a message naming the field, and whether it blocks."""
+
+    reason: Reason
+    message: str
+    blocking: bool = True
+
+
+def validate_cluster(cluster: Body) -> list[Problem]:
+    return [*_metadata_problems(cluster), *_spec_problems(cluster), *_unsupported(cluster)]
+
+
+def blocking(problems: list[Problem]) -> list[Problem]:
+    return [p for p in problems if p.blocking]
+
+
+def _metadata_problems(cluster: Body) -> Iterator[Problem]:
+    name = str((cluster.get("metadata") or {}).get("name", ""))
+    if len(name) > c.MAX_CLUSTER_NAME_LENGTH:
+        yield Problem(
+            Reason.INVALID_RAY_CLUSTER_METADATA,
+            f"RayCluster name {name!r} is longer than {c.MAX_CLUSTER_NAME_LENGTH} characters",
+        )
+    if not _DNS1035.match(name):
+        yield Problem(
+            Reason.INVALID_RAY_CLUSTER_METADATA,
+            f"RayCluster name {name!r} is not a DNS-1035 label (lowercase letters, digits and "
+            "'-', starting with a letter); it is used in service and pod names",
+        )
+
+
+def _containers(template: Any) -> list[Any]:
+    if not isinstance(template, Mapping):
+        return []
+    containers = (template.get("spec") or {}).get("containers")
+    return list(containers) if isinstance(containers, list) else []
+
+
+def _spec_problems(cluster: Body) -> Iterator[Problem]:
+    head = head_group(cluster)
+    if not _containers(head.get("template")):
+        yield Problem(
+            Reason.INVALID_RAY_CLUSTER_SPEC,
+            "spec.headGroupSpec.template must have at least one container",
+        )
+    yield from _group_problems("spec.headGroupSpec", head)
+    seen: set[str] = set()
+    for group in worker_groups(cluster):
+        where = f"spec.workerGroupSpecs[{group.index}] ({group.name})"
+        if not _GROUP_NAME.match(group.name) or len(group.name) > 63:
+            yield Problem(
+                Reason.INVALID_RAY_CLUSTER_SPEC,
+                f"{where}: groupName must be 1-63 letters, digits, '-' or '.', starting and "
+                "ending with a letter or digit (it becomes a label value and part of pod names)",
+            )
+        if group.name in seen:
+            yield Problem(Reason.INVALID_RAY_CLUSTER_SPEC, f"{where}: duplicate groupName")
+        seen.add(group.name)
+        if not _containers(group.spec.get("template")):
+            yield Problem(
+                Reason.INVALID_RAY_CLUSTER_SPEC, f"{where}: template must have a container"
+            )
+        if group.min_replicas > group.max_replicas:
+            yield Problem(
+                Reason.INVALID_RAY_CLUSTER_SPEC,
+                f"{where}: minReplicas {group.min_replicas} is greater than maxReplicas "
+                f"{group.max_replicas}",
+            )
+        yield from _group_problems(where, group.spec)
+
+
+def _group_problems(where: str, group: Mapping[str, Any]) -> Iterator[Problem]:
+    params = group.get("rayStartParams") or {}
+    resources = group.get("resources") or {}
+    labels = group.get("labels") or {}
+    if resources and any(params.get(k) for k in _RESOURCE_PARAMS):
+        yield Problem(
+            Reason.INVALID_RAY_CLUSTER_SPEC,
+            f"{where}: resources are set both in rayStartParams and in resources; use only one",
+        )
+    if "labels" in params:
+        yield Problem(
+            Reason.INVALID_RAY_CLUSTER_SPEC,
+            f"{where}: rayStartParams.labels is not supported; use the labels field",
+        )
+    for name, value in resources.items():
+        try:
+            parse_quantity(str(value))
+        except QuantityError:
+            yield Problem(
+                Reason.INVALID_RAY_CLUSTER_SPEC,
+                f"{where}: resources.{name} {value!r} is not a quantity",
+            )
+    for key, value in labels.items():
+        if not _valid_label_key(str(key)) or not _valid_label_value(str(value)):
+            yield Problem(
+                Reason.INVALID_RAY_CLUSTER_SPEC,
+                f"{where}: label {key}={value} is not a valid Kubernetes label",
+            )
+    yield from _ray_start_param_problems(where, params)
+
+
+def _ray_start_param_problems(where: str, params: Mapping[str, Any]) -> Iterator[Problem]:
+    for key, value in params.items():
+        text = str(value)
+        if not _FLAG.match(str(key)):
+            yield Problem(
+                Reason.INVALID_RAY_CLUSTER_SPEC,
+                f"{where}: rayStartParams key {key!r} is not a `ray start` flag name",
+            )
+        if "\n" in text or "\r" in text:
+            yield Problem(
+                Reason.INVALID_RAY_CLUSTER_SPEC,
+                f"{where}: rayStartParams.{key} contains a line break",
+            )
+    for key in _NUMERIC_PARAMS:
+        if key in params and not _is_number(str(params[key])):
+            yield Problem(
+                Reason.INVALID_RAY_CLUSTER_SPEC,
+                f"{where}: rayStartParams.{key} must be a number, got {params[key]!r}",
+            )
+    for key in _PORT_PARAMS:
+        if key in params and not _is_port(str(params[key])):
+            yield Problem(
+                Reason.INVALID_RAY_CLUSTER_SPEC,
+                f"{where}: rayStartParams.{key} must be a port number (1-65535), "
+                f"got {params[key]!r}",
+            )
+
+
+def _unsupported(cluster: Body) -> Iterator[Problem]:
+    spec = spec_of(cluster)
+    head = head_group(cluster)
+    auth = spec.get("authOptions")
+    refused = {
+        "gcsFaultToleranceOptions": spec.get("gcsFaultToleranceOptions") is not None,
+        "tlsOptions.enabled": (spec.get("tlsOptions") or {}).get("enabled") is True,
+        # KubeRay's default auth mode is "token" as soon as authOptions is present.
+        "authOptions": isinstance(auth, Mapping) and auth.get("mode", "token") != "disabled",
+        "networkPolicy": spec.get("networkPolicy") is not None,
+    }
+    for field, present in refused.items():
+        if present:
+            yield Problem(
+                Reason.INVALID_RAY_CLUSTER_SPEC,
+                f"spec.{field} is not supported by this operator; running the cluster without "
+                "it would silently weaken it, so no pods are changed until it is removed",
+            )
+    ignored = {
+        "enableInTreeAutoscaling": spec.get("enableInTreeAutoscaling") is True,
+        "autoscalerOptions": spec.get("autoscalerOptions") is not None,
+        "historyServerOptions": spec.get("historyServerOptions") is not None,
+        "headGroupSpec.enableIngress": head.get("enableIngress") is True,
+        "headGroupSpec.ingressOptions": head.get("ingressOptions") is not None,
+    }
+    for group in worker_groups(cluster):
+        if group.spec.get("idleTimeoutSeconds") is not None:
+            ignored[f"workerGroupSpecs[{group.index}].idleTimeoutSeconds"] = True
+    names = [field for field, present in ignored.items() if present]
+    if names:
+        yield Problem(
+            Reason.INVALID_RAY_CLUSTER_SPEC,
+            "not supported by this operator and ignored: " + ", ".join(f"spec.{n}" for n in names),
+            blocking=False,
+        )
+
+
+def _valid_label_key(key: str) -> bool:
+    prefix, _, name = key.rpartition("/")
+    if prefix and (len(prefix) > 253 or not _LABEL_PREFIX.match(prefix)):
+        return False
+    return 0 < len(name) <= 63 and bool(_LABEL_NAME.match(name))
+
+
+def _valid_label_value(value: str) -> bool:
+    return len(value) <= 63 and bool(_LABEL_VALUE.match(value))
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_port(text: str) -> bool:
+    return text.isdigit() and 0 < int(text) < 65536
