@@ -47,8 +47,9 @@ def _status() -> Section:
         steps: Json = OK_ONLY,
         mappings: list[Json] | None = None,
         text_mode: str = "value",
+        legend: str = "",
     ) -> Sized:
-        query = target(expr, instant=True)
+        query = target(expr, legend, instant=True)
         panel = stat(
             title,
             description,
@@ -100,6 +101,7 @@ def _status() -> Section:
                 "ray_exporter_build_info: the version each target runs.",
                 f"count by (version) ({exp('ray_exporter_build_info')})",
                 text_mode="name",
+                legend="{{version}}",
             ),
         ],
     )
