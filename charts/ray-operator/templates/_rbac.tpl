@@ -5,36 +5,38 @@ RBAC rules of each component, shared by the cluster-wide and the namespaced form
 {{/*
 What the RayCluster, RayJob and RayService reconcilers touch: the Ray resources and their
 status; the head and worker pods, head and serve services and submitter Jobs they own; Events.
-Child RayClusters of RayJobs and RayServices are created, updated and deleted; RayJobs and
-RayServices themselves are only read, with their status written.
+Child RayClusters of RayJobs and RayServices are created, patched and deleted; RayJobs and
+RayServices themselves are only read, with their status patched. Writes use merge patches,
+so no rule grants update except on finalizers.
 */}}
 {{- define "ray-operator.operatorRules" -}}
 - apiGroups: ["ray.io"]
   resources: ["rayclusters"]
-  verbs: ["get", "list", "watch", "create", "update", "patch", "delete"]
+  verbs: ["get", "list", "watch", "create", "patch", "delete"]
 - apiGroups: ["ray.io"]
   resources: ["rayjobs", "rayservices"]
   verbs: ["get", "list", "watch"]
 - apiGroups: ["ray.io"]
   resources: ["rayclusters/status", "rayjobs/status", "rayservices/status"]
-  verbs: ["get", "update", "patch"]
+  verbs: ["get", "patch"]
 # Owner references with blockOwnerDeletion need update on the owner's finalizers
-# subresource where OwnerReferencesPermissionEnforcement is enabled.
+# subresource where the OwnerReferencesPermissionEnforcement admission plugin is on.
 - apiGroups: ["ray.io"]
   resources: ["rayclusters/finalizers", "rayjobs/finalizers", "rayservices/finalizers"]
   verbs: ["update"]
 - apiGroups: [""]
   resources: ["pods"]
-  verbs: ["get", "list", "watch", "create", "patch", "delete"]
+  verbs: ["get", "list", "watch", "create", "delete"]
 - apiGroups: [""]
   resources: ["services"]
-  verbs: ["get", "list", "watch", "create", "update", "patch", "delete"]
+  verbs: ["get", "list", "watch", "create", "patch", "delete"]
 - apiGroups: ["batch"]
   resources: ["jobs"]
-  verbs: ["get", "list", "watch", "create", "patch", "delete"]
-- apiGroups: ["", "events.k8s.io"]
+  verbs: ["get", "list", "watch", "create", "delete"]
+# Aggregated Events: create, then get and patch count/lastTimestamp on repeats.
+- apiGroups: [""]
   resources: ["events"]
-  verbs: ["get", "list", "create", "patch"]
+  verbs: ["create", "get", "patch"]
 {{- end }}
 
 {{/*
