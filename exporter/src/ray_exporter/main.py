@@ -1,0 +1,111 @@
+"""The `ray-exporter` program: settings, logs, store, watchers and HTTP server wired together.
+
+Everything stateful (settings, the self-metrics registry, the API client, the
+store) is built here and passed down; no module holds a global. SIGTERM and
+SIGINT stop the HTTP server and the watch threads and exit 0. The exit status
+is 1 when the exporter cannot start (no cluster configuration, address in use)
+and 2 for invalid settings.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from types import FrameType
+
+from loguru import logger
+from prometheus_client import CollectorRegistry, disable_created_metrics
+
+from ray_exporter.http import ExporterHTTPServer, MetricsResponder
+from ray_exporter.kube import KubeApi, api_client
+from ray_exporter.logs import configure_logging
+from ray_exporter.resources import FAMILY_ORDER, RESOURCES
+from ray_exporter.selfmetrics import SelfMetrics, StateCollector, SyncTracker
+from ray_exporter.settings import load_settings
+from ray_exporter.sharding import Shard
+from ray_exporter.store import MetricsStore
+from ray_exporter.watch import Watcher
+
+JOIN_TIMEOUT_SECONDS = 5.0
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("ray-exporter")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the exporter until SIGTERM or SIGINT; answer the exit status."""
+    settings = load_settings(sys.argv[1:] if argv is None else argv, os.environ)
+    configure_logging(settings.log_format, settings.log_level, settings.log_file_path)
+    version = _version()
+    scopes = [
+        (resource, namespace)
+        for resource in RESOURCES
+        for namespace in settings.namespaces or (None,)
+    ]
+
+    disable_created_metrics()  # type: ignore[no-untyped-call]  # no `_created` series
+    registry = CollectorRegistry()
+    metrics = SelfMetrics(registry, [resource.plural for resource in RESOURCES], version)
+    store = MetricsStore(RESOURCES, FAMILY_ORDER, Shard(settings.shard, settings.total_shards))
+    tracker = SyncTracker([(resource.plural, namespace) for resource, namespace in scopes])
+    registry.register(StateCollector(tracker, store.count))
+
+    try:
+        client = api_client(connections=len(scopes) + 2)
+    except Exception as error:
+        logger.error("no cluster configuration (KUBECONFIG or in-cluster)", error=str(error))
+        return 1
+    address = (settings.listen_host, settings.listen_port)
+    try:
+        server = ExporterHTTPServer(
+            address, MetricsResponder(store, registry, metrics), tracker.ready
+        )
+    except OSError as error:
+        logger.error("cannot listen", address=f"{address[0]}:{address[1]}", error=str(error))
+        client.close()
+        return 1
+
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: FrameType | None) -> None:
+        logger.info("stopping", signal=signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+
+    api = KubeApi(client)
+    watchers = [
+        Watcher(resource, namespace, api, store, tracker, metrics, stop)
+        for resource, namespace in scopes
+    ]
+    server.start()
+    for watcher in watchers:
+        watcher.start()
+    logger.info(
+        "serving",
+        version=version,
+        address=f"{settings.listen_host}:{server.port}",
+        namespaces=list(settings.namespaces) or "all",
+        shard=settings.shard,
+        total_shards=settings.total_shards,
+    )
+    while not stop.wait(1.0):
+        pass
+
+    server.shutdown()
+    server.server_close()
+    api.close_streams()
+    for watcher in watchers:
+        watcher.join(JOIN_TIMEOUT_SECONDS)
+    client.close()
+    logger.info("stopped")
+    return 0

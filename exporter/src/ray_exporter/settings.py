@@ -1,0 +1,131 @@
+"""The exporter's settings: one frozen object, read from flags and environment in one place.
+
+Every flag has an environment variable with the prefix `RAY_EXPORTER_` (the
+flag name upper-cased, dashes as underscores); a flag given on the command line
+wins over the variable, which wins over the default.
+
+- `--listen-address HOST:PORT` (`0.0.0.0:8080`): serves /metrics, /healthz, /readyz
+- `--namespaces a,b` (empty: all namespaces)
+- `--shard N` (`0`) and `--total-shards M` (`1`): see `sharding`
+- `--log-format json|console` (`json`), `--log-level LEVEL` (`INFO`)
+- `--log-file-path PATH` (none: stdout only; else also a rotated file)
+
+The cluster comes from `KUBECONFIG` when it is set, else from the in-cluster
+service account.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+ENV_PREFIX = "RAY_EXPORTER_"
+LOG_FORMATS = ("json", "console")
+LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the exporter is configured with."""
+
+    listen_host: str = "0.0.0.0"
+    listen_port: int = 8080
+    namespaces: tuple[str, ...] = ()
+    shard: int = 0
+    total_shards: int = 1
+    log_format: str = "json"
+    log_level: str = "INFO"
+    log_file_path: Path | None = None
+
+
+def parse_address(value: str) -> tuple[str, int]:
+    """`HOST:PORT` (or `[v6]:PORT`) into host and port."""
+    host, sep, port_text = value.rpartition(":")
+    if not sep or not port_text.isdigit():
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {value!r}")
+    port = int(port_text)
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port out of range in {value!r}")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    return host or "0.0.0.0", port
+
+
+def parse_namespaces(value: str) -> tuple[str, ...]:
+    """`a,b` into a sorted tuple without duplicates or blanks."""
+    return tuple(sorted({part.strip() for part in value.split(",") if part.strip()}))
+
+
+def _non_negative(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {value!r}") from None
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {value!r}")
+    return number
+
+
+def _level(value: str) -> str:
+    level = value.upper()
+    if level not in LOG_LEVELS:
+        raise argparse.ArgumentTypeError(f"log level must be one of {', '.join(LOG_LEVELS)}")
+    return level
+
+
+def _parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
+    def default(flag: str, fallback: str) -> str:
+        return env.get(ENV_PREFIX + flag.upper().replace("-", "_"), fallback)
+
+    parser = argparse.ArgumentParser(
+        prog="ray-exporter",
+        description="Serve the kuberay_* gauges computed from RayCluster, RayJob and RayService.",
+    )
+    parser.add_argument(
+        "--listen-address",
+        type=parse_address,
+        default=default("listen-address", "0.0.0.0:8080"),
+        help="HOST:PORT serving /metrics, /healthz and /readyz",
+    )
+    parser.add_argument(
+        "--namespaces",
+        type=parse_namespaces,
+        default=default("namespaces", ""),
+        help="comma-separated namespaces to watch; empty watches all namespaces",
+    )
+    parser.add_argument("--shard", type=_non_negative, default=default("shard", "0"))
+    parser.add_argument("--total-shards", type=_non_negative, default=default("total-shards", "1"))
+    parser.add_argument(
+        "--log-format", choices=LOG_FORMATS, default=default("log-format", "json").lower()
+    )
+    parser.add_argument("--log-level", type=_level, default=default("log-level", "INFO"))
+    parser.add_argument("--log-file-path", type=Path, default=default("log-file-path", "") or None)
+    return parser
+
+
+def load_settings(argv: Sequence[str], env: Mapping[str, str]) -> Settings:
+    """Settings from command-line arguments over environment variables over defaults.
+
+    Exits with status 2 and a usage message on an invalid value, like any CLI.
+    """
+    parser = _parser(env)
+    args = parser.parse_args(list(argv))
+    if args.total_shards < 1:
+        parser.error("--total-shards must be at least 1")
+    if args.shard >= args.total_shards:
+        parser.error(f"--shard must be below --total-shards ({args.total_shards})")
+    if args.log_format not in LOG_FORMATS:
+        parser.error(f"--log-format must be one of {', '.join(LOG_FORMATS)}")
+    host, port = args.listen_address
+    return Settings(
+        listen_host=host,
+        listen_port=port,
+        namespaces=args.namespaces,
+        shard=args.shard,
+        total_shards=args.total_shards,
+        log_format=args.log_format,
+        log_level=args.log_level,
+        log_file_path=args.log_file_path,
+    )

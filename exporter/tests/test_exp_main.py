@@ -1,0 +1,34 @@
+"""The `ray-exporter` entry point refuses to start without a cluster or with bad settings."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ENTRY = Path(sys.executable).with_name("ray-exporter")
+
+
+def run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("KUBE", "RAY_EXPORTER_"))}
+    clean["HOME"] = "/nonexistent"
+    clean.update(env)
+    return subprocess.run(
+        [str(ENTRY), *args], env=clean, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_without_cluster_configuration_it_exits_1_with_a_json_log() -> None:
+    result = run("--listen-address", "127.0.0.1:0")
+    assert result.returncode == 1
+    (line,) = [json.loads(text) for text in result.stdout.splitlines()]
+    assert line["level"] == "ERROR"
+    assert "cluster configuration" in line["msg"]
+
+
+def test_bad_settings_exit_2_with_usage() -> None:
+    result = run("--total-shards", "0")
+    assert result.returncode == 2
+    assert "usage: ray-exporter" in result.stderr
