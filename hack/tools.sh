@@ -125,9 +125,29 @@ build_prometheus() {
 }
 
 build_alertmanager() {
-  local out=$1 m=github.com/prometheus/alertmanager
+  # The module zip lacks the built web UI that ui/web.go embeds (ui/app/dist),
+  # so build from a copy of the module source with a placeholder page there.
+  # The HTTP API, which is all the tests use, is unaffected.
+  local out=$1 m=github.com/prometheus/alertmanager dir
   tools_module "$out/src" "$m" "$ALERTMANAGER_VERSION"
-  (cd "$out/src" && go get "$m/cmd/alertmanager@$ALERTMANAGER_VERSION" "$m/cmd/amtool@$ALERTMANAGER_VERSION" >/dev/null &&
+  dir=$(cd "$out/src" && go mod download -json "$m@$ALERTMANAGER_VERSION" |
+    python3 -c 'import json,sys;print(json.load(sys.stdin)["Dir"])')
+  cp -r "$dir" "$out/src/alertmanager" && chmod -R u+w "$out/src/alertmanager"
+  mkdir -p "$out/src/alertmanager/ui/app/dist"
+  echo '<html><body>Alertmanager UI not built; use the API.</body></html>' \
+    >"$out/src/alertmanager/ui/app/dist/index.html"
+  (cd "$out/src" && go mod edit -require="$m@$ALERTMANAGER_VERSION" -replace="$m=./alertmanager" &&
+    cat >tools.go <<GO
+//go:build tools
+
+package tools
+
+import (
+	_ "$m/cmd/alertmanager"
+	_ "$m/cmd/amtool"
+)
+GO
+    go mod tidy >/dev/null &&
     go build -trimpath -ldflags "-s -w -X github.com/prometheus/common/version.Version=${ALERTMANAGER_VERSION#v}" \
       -o "$out/bin/" "$m/cmd/alertmanager" "$m/cmd/amtool")
 }
