@@ -37,6 +37,7 @@ class DeletePod:
     group: str
     why: str
     failed: bool = False  # the pod had failed (counts towards the creation backoff)
+    suspension: bool = False  # deleted because the cluster is suspended
 
 
 @dataclass
@@ -68,7 +69,7 @@ def plan_pods(
     active = [p for p in pods if not podstate.is_terminating(p)]
     if suspending(cluster):
         for pod in active:
-            plan.deletes.append(_delete(pod, "the RayCluster is suspended"))
+            plan.deletes.append(_delete(pod, "the RayCluster is suspended", suspension=True))
         return plan
     ctx = pod_context(cluster, cluster_domain)
     recreate = recreate_on_change(cluster)
@@ -94,8 +95,10 @@ def plan_pods(
     return plan
 
 
-def _delete(pod: Pod, why: str, *, failed: bool = False) -> DeletePod:
-    return DeletePod(podstate.name(pod), podstate.node_type(pod), podstate.group(pod), why, failed)
+def _delete(pod: Pod, why: str, *, failed: bool = False, suspension: bool = False) -> DeletePod:
+    return DeletePod(
+        podstate.name(pod), podstate.node_type(pod), podstate.group(pod), why, failed, suspension
+    )
 
 
 def _oldest_first(pods: Sequence[Pod]) -> list[Pod]:

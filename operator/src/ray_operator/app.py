@@ -1,0 +1,200 @@
+"""The running operator: API client, controllers, kopf, health server and leader election,
+built from the settings and wired together (nothing of this exists at import time).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from typing import Any
+
+import kopf
+from loguru import logger
+
+from ray_operator.cluster import constants as cluster_constants
+from ray_operator.cluster import handlers as cluster_handlers
+from ray_operator.cluster.reconciler import ClusterReconciler
+from ray_operator.controller import Controller
+from ray_operator.events import EventRecorder
+from ray_operator.health import HealthState, start_health_server
+from ray_operator.kubeapi import Connection, KubeApi, load_connection
+from ray_operator.leader import LeaderElector
+from ray_operator.settings import Settings
+
+LEASE_NAME = "ray-operator-leader"
+
+
+@dataclass
+class Runtime:
+    """Everything main() builds; passed down instead of module-level globals."""
+
+    settings: Settings
+    connection: Connection
+    api: KubeApi
+    controllers: list[Controller[Any]]
+    registry: kopf.OperatorRegistry
+    kopf_settings: kopf.OperatorSettings
+    health: HealthState
+
+
+def kopf_settings(settings: Settings) -> kopf.OperatorSettings:
+    result = kopf.OperatorSettings()
+    # Our own recorder aggregates Events; kopf must not post one per log line.
+    result.posting.enabled = False
+    # kopf's bookkeeping lives in status.kopf, never in annotations.
+    result.persistence.progress_storage = kopf.StatusProgressStorage(field="status.kopf.progress")
+    result.persistence.diffbase_storage = kopf.StatusDiffBaseStorage(field="status.kopf.diffbase")
+    result.watching.server_timeout = 300
+    result.watching.client_timeout = 330
+    cluster_handlers.watch_selectors(result)
+    return result
+
+
+def login_handler(connection: Connection) -> Any:
+    def login(**kwargs: Any) -> kopf.ConnectionInfo:
+        header = connection.authorization() or ""
+        scheme, _sep, token = header.partition(" ")
+        return kopf.ConnectionInfo(
+            server=connection.server,
+            ca_path=connection.ca_path,
+            insecure=not connection.verify,
+            scheme=scheme or None,
+            token=token or None,
+            certificate_path=connection.cert_path,
+            private_key_path=connection.key_path,
+        )
+
+    return login
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    connection = load_connection()
+    api = KubeApi(connection)
+    events = EventRecorder(api, component=cluster_constants.COMPONENT, instance=settings.identity)
+    reconciler = ClusterReconciler(api, events, cluster_domain=settings.cluster_domain)
+    clusters: Controller[tuple[str, str]] = Controller(
+        "raycluster",
+        reconciler.reconcile,
+        workers=settings.workers,
+        resync_period=settings.resync_period,
+    )
+    registry = kopf.OperatorRegistry()
+    kopf.on.login(registry=registry, id="kubeconfig-or-service-account")(login_handler(connection))
+    cluster_handlers.register(registry, clusters)
+    controllers: list[Controller[Any]] = [clusters]
+
+    def stats() -> dict[str, Any]:
+        return {
+            "apiRequests": api.requests,
+            "controllers": {
+                c.name: {
+                    "reconciles": c.stats.reconciles,
+                    "errors": c.stats.errors,
+                    "known": len(c.known),
+                    "queued": len(c.queue),
+                }
+                for c in controllers
+            },
+        }
+
+    return Runtime(
+        settings=settings,
+        connection=connection,
+        api=api,
+        controllers=controllers,
+        registry=registry,
+        kopf_settings=kopf_settings(settings),
+        health=HealthState(stats=stats),
+    )
+
+
+async def _reconcile_when_elected(runtime: Runtime) -> None:
+    elector: LeaderElector | None = None
+    tasks: list[asyncio.Task[None]] = []
+    if runtime.settings.leader_election:
+        elector = LeaderElector(
+            runtime.api,
+            namespace=runtime.settings.leader_election_namespace,
+            name=LEASE_NAME,
+            identity=runtime.settings.identity,
+        )
+        campaign = asyncio.create_task(elector.run(), name="leader-election")
+        tasks.append(campaign)
+        waiter = asyncio.create_task(elector.elected.wait())
+        done, _ = await asyncio.wait({campaign, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        if campaign in done:
+            waiter.cancel()
+            raise RuntimeError("leader election ended before leadership was acquired")
+    runtime.health.leader = True
+    tasks += [asyncio.create_task(c.run(), name=c.name) for c in runtime.controllers]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            task.result()
+        raise RuntimeError("leadership lost")
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def run(runtime: Runtime) -> int:
+    """Run until SIGTERM/SIGINT (handled by kopf) or a fatal error; the exit code."""
+    settings = runtime.settings
+    ready = asyncio.Event()
+    stop = asyncio.Event()
+    runner = await start_health_server(runtime.health, settings.health_host, settings.health_port)
+    logger.info(
+        "ray-operator starting: namespaces={namespaces} leader-election={le} health={host}:{port}",
+        namespaces=",".join(settings.namespaces) or "*",
+        le=settings.leader_election,
+        host=settings.health_host,
+        port=settings.health_port,
+    )
+    operator = asyncio.create_task(
+        kopf.operator(
+            registry=runtime.registry,
+            settings=runtime.kopf_settings,
+            clusterwide=settings.clusterwide,
+            namespaces=settings.namespaces,
+            standalone=True,
+            ready_flag=ready,
+            stop_flag=stop,
+        ),
+        name="kopf",
+    )
+    reconciling = asyncio.create_task(_reconcile_when_elected(runtime), name="reconcilers")
+
+    async def mark_ready() -> None:
+        await ready.wait()
+        runtime.health.ready = True
+        logger.info("watching; ready")
+
+    marker = asyncio.create_task(mark_ready())
+    exit_code = 0
+    try:
+        done, _ = await asyncio.wait({operator, reconciling}, return_when=asyncio.FIRST_COMPLETED)
+        if reconciling in done and not reconciling.cancelled() and reconciling.exception():
+            logger.opt(exception=reconciling.exception()).error(
+                "stopping: {error}", error=reconciling.exception()
+            )
+            exit_code = 1
+    finally:
+        runtime.health.alive = False
+        stop.set()
+        for task in (reconciling, marker):
+            task.cancel()
+        await _quietly(asyncio.gather(reconciling, marker, return_exceptions=True))
+        with contextlib.suppress(asyncio.TimeoutError, Exception):
+            await asyncio.wait_for(operator, timeout=10)
+        await runtime.api.close()
+        await runner.cleanup()
+    logger.info("ray-operator stopped")
+    return exit_code
+
+
+async def _quietly(awaitable: Awaitable[Any]) -> None:
+    with contextlib.suppress(Exception):
+        await awaitable

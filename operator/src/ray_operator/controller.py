@@ -1,0 +1,189 @@
+"""A level-triggered control loop: a deduplicating work queue, workers and a periodic resync.
+
+Watch events (from kopf handlers) only enqueue an object's key; a worker then reconciles the
+object from its current state. A key is processed by one worker at a time; adding a key
+that is queued keeps the earlier due time, adding a key that is being processed queues it
+again once the worker is done. A failing reconcile is retried with exponential backoff for
+that key alone, so one broken object never slows down the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import itertools
+import random
+import time
+from collections.abc import Awaitable, Callable, Hashable
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+from loguru import logger
+
+K = TypeVar("K", bound=Hashable)
+Reconcile = Callable[[K], Awaitable[float | None]]
+
+
+class QueueClosedError(Exception):
+    """The queue was closed while waiting for a key."""
+
+
+class WorkQueue(Generic[K]):
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._due: dict[K, float] = {}
+        self._heap: list[tuple[float, int, K]] = []
+        self._processing: set[K] = set()
+        self._dirty: dict[K, float] = {}
+        self._sequence = itertools.count()
+        self._wakeup = asyncio.Event()
+        self._closed = False
+
+    def __len__(self) -> int:
+        return len(self._due)
+
+    def add(self, key: K, delay: float = 0.0) -> None:
+        due = self._clock() + max(0.0, delay)
+        if key in self._processing:
+            self._dirty[key] = min(due, self._dirty.get(key, due))
+            return
+        self._schedule(key, due)
+
+    def _schedule(self, key: K, due: float) -> None:
+        current = self._due.get(key)
+        if current is not None and current <= due:
+            return
+        self._due[key] = due
+        heapq.heappush(self._heap, (due, next(self._sequence), key))
+        self._wakeup.set()
+
+    async def get(self) -> K:
+        while True:
+            if self._closed:
+                raise QueueClosedError
+            now = self._clock()
+            while self._heap:
+                due, _, key = self._heap[0]
+                if self._due.get(key) != due:
+                    heapq.heappop(self._heap)  # superseded by an earlier due time, or forgotten
+                    continue
+                if due > now:
+                    break
+                heapq.heappop(self._heap)
+                del self._due[key]
+                self._processing.add(key)
+                return key
+            timeout = self._heap[0][0] - now if self._heap else None
+            self._wakeup.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), timeout)
+
+    def done(self, key: K) -> None:
+        self._processing.discard(key)
+        due = self._dirty.pop(key, None)
+        if due is not None:
+            self._schedule(key, due)
+
+    def forget(self, key: K) -> None:
+        self._due.pop(key, None)
+        self._dirty.pop(key, None)
+
+    def close(self) -> None:
+        self._closed = True
+        self._wakeup.set()
+
+
+@dataclass
+class Stats:
+    reconciles: int = 0
+    errors: int = 0
+    started: float = field(default_factory=time.monotonic)
+
+
+def backoff_delay(failures: int, base: float, cap: float) -> float:
+    return float(min(cap, base * 2 ** max(0, failures - 1)))
+
+
+class Controller(Generic[K]):
+    """Runs `reconcile(key)` for enqueued keys; its result is an optional requeue delay."""
+
+    def __init__(
+        self,
+        name: str,
+        reconcile: Reconcile[K],
+        *,
+        workers: int = 4,
+        resync_period: float = 60.0,
+        base_delay: float = 1.0,
+        max_delay: float = 300.0,
+    ) -> None:
+        self.name = name
+        self._reconcile = reconcile
+        self._workers = workers
+        self._resync_period = resync_period
+        self._base_delay = base_delay
+        self._max_delay = max_delay
+        self.queue: WorkQueue[K] = WorkQueue()
+        self.known: set[K] = set()
+        self._failures: dict[K, int] = {}
+        self.stats = Stats()
+
+    def enqueue(self, key: K, delay: float = 0.0) -> None:
+        self.known.add(key)
+        self.queue.add(key, delay)
+
+    def forget(self, key: K) -> None:
+        self.known.discard(key)
+        self.queue.forget(key)
+        self._failures.pop(key, None)
+
+    async def run(self) -> None:
+        """Work until cancelled."""
+        tasks = [
+            asyncio.create_task(self._work(), name=f"{self.name}-worker-{i}")
+            for i in range(self._workers)
+        ]
+        tasks.append(asyncio.create_task(self._resync(), name=f"{self.name}-resync"))
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            self.queue.close()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _work(self) -> None:
+        while True:
+            try:
+                key = await self.queue.get()
+            except QueueClosedError:
+                return
+            try:
+                requeue = await self._reconcile(key)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                self.stats.errors += 1
+                failures = self._failures.get(key, 0) + 1
+                self._failures[key] = failures
+                delay = backoff_delay(failures, self._base_delay, self._max_delay)
+                logger.opt(exception=True).bind(controller=self.name, key=str(key)).error(
+                    "reconcile failed; retrying in {delay:.0f}s", delay=delay
+                )
+                if key in self.known:
+                    self.queue.add(key, delay)
+            else:
+                self._failures.pop(key, None)
+                if requeue is not None and key in self.known:
+                    self.queue.add(key, requeue)
+            finally:
+                self.stats.reconciles += 1
+                self.queue.done(key)
+
+    async def _resync(self) -> None:
+        while True:
+            await asyncio.sleep(self._resync_period)
+            spread = min(5.0, self._resync_period / 4)
+            for key in list(self.known):
+                self.queue.add(key, random.uniform(0.0, spread))

@@ -1,0 +1,222 @@
+"""A small asyncio Kubernetes API client: JSON dicts over aiohttp, with the credentials of
+KUBECONFIG or the pod's service account.
+
+Only what the reconcilers need (get, list, create, patch, delete on namespaced paths). Reads
+are quorum reads straight from the apiserver, so a reconcile never acts on a stale cache.
+Transient failures (connection errors, 429, 5xx) are retried briefly, except for a create
+that may already have reached the apiserver.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import ssl
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+from kubernetes import client as k8s_client
+from kubernetes import config as k8s_config
+
+Json = dict[str, Any]
+RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0)
+RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+USER_AGENT = "ray-operator"
+
+
+class ApiError(Exception):
+    """A non-2xx answer of the apiserver."""
+
+    def __init__(self, status: int, reason: str, message: str, body: Json | None = None) -> None:
+        super().__init__(f"{status} {reason}: {message}")
+        self.status = status
+        self.reason = reason
+        self.message = message
+        self.body = body or {}
+
+    @property
+    def not_found(self) -> bool:
+        return self.status == 404
+
+    @property
+    def conflict(self) -> bool:
+        return self.status == 409
+
+    @property
+    def already_exists(self) -> bool:
+        return self.status == 409 and self.reason == "AlreadyExists"
+
+
+@dataclass(frozen=True)
+class Connection:
+    """Where the apiserver is and how to authenticate to it."""
+
+    server: str
+    ca_path: str | None
+    cert_path: str | None
+    key_path: str | None
+    verify: bool
+    authorization: Callable[[], str | None]  # the Authorization header value, refreshed
+
+
+def load_connection() -> Connection:
+    """KUBECONFIG (or ~/.kube/config) when present, else the in-cluster service account."""
+    configuration = k8s_client.Configuration()
+    kubeconfig = os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
+    if os.environ.get("KUBECONFIG") or os.path.exists(kubeconfig):
+        k8s_config.load_kube_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+    else:
+        k8s_config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+
+    def authorization() -> str | None:
+        # kubernetes>=30 stores the token under "BearerToken", older ones under "authorization".
+        for key in ("BearerToken", "authorization"):
+            value = configuration.get_api_key_with_prefix(key)
+            if value:
+                return str(value)
+        return None
+
+    return Connection(
+        server=str(configuration.host).rstrip("/"),
+        ca_path=configuration.ssl_ca_cert,
+        cert_path=configuration.cert_file,
+        key_path=configuration.key_file,
+        verify=bool(configuration.verify_ssl),
+        authorization=authorization,
+    )
+
+
+def ssl_context(connection: Connection) -> ssl.SSLContext | bool:
+    if not connection.server.startswith("https"):
+        return False
+    context = ssl.create_default_context(cafile=connection.ca_path)
+    if connection.cert_path and connection.key_path:
+        context.load_cert_chain(connection.cert_path, connection.key_path)
+    if not connection.verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def namespaced(
+    group_version: str, plural: str, namespace: str, name: str | None = None, sub: str | None = None
+) -> str:
+    """API path of a namespaced resource: group_version is "v1" (core) or "group/version"."""
+    root = "/api/v1" if group_version == "v1" else f"/apis/{group_version}"
+    path = f"{root}/namespaces/{quote(namespace)}/{plural}"
+    if name is not None:
+        path += f"/{quote(name)}"
+    if sub is not None:
+        path += f"/{sub}"
+    return path
+
+
+class KubeApi:
+    """JSON requests to the apiserver over one pooled aiohttp session."""
+
+    def __init__(self, connection: Connection, *, timeout: float = 30, max_connections: int = 32):
+        self._connection = connection
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._max_connections = max_connections
+        self._session: aiohttp.ClientSession | None = None
+        self.requests = 0
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(
+                ssl=ssl_context(self._connection), limit=self._max_connections
+            )
+            self._session = aiohttp.ClientSession(connector=connector, timeout=self._timeout)
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        body: Any = None,
+        content_type: str = "application/json",
+    ) -> Json:
+        retry_unsent_only = method == "POST"
+        for delay in (*RETRY_DELAYS, None):
+            try:
+                return await self._once(method, path, params, body, content_type)
+            except ApiError as error:
+                if delay is None or error.status not in RETRYABLE_STATUS:
+                    raise
+                if retry_unsent_only and error.status != 429:
+                    raise
+            except aiohttp.ClientConnectorError:
+                if delay is None:
+                    raise
+            except (TimeoutError, aiohttp.ClientError):
+                if delay is None or retry_unsent_only:
+                    raise
+            await asyncio.sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _once(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str] | None,
+        body: Any,
+        content_type: str,
+    ) -> Json:
+        headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
+        token = self._connection.authorization()
+        if token:
+            headers["Authorization"] = token
+        data = None
+        if body is not None:
+            headers["Content-Type"] = content_type
+            data = json.dumps(body)
+        self.requests += 1
+        async with self._client().request(
+            method, self._connection.server + path, params=params, data=data, headers=headers
+        ) as response:
+            text = await response.text()
+            payload: Json = {}
+            if text:
+                try:
+                    payload = json.loads(text)
+                except ValueError:
+                    payload = {"message": text}
+            if response.status >= 400:
+                raise ApiError(
+                    response.status,
+                    str(payload.get("reason") or response.reason or ""),
+                    str(payload.get("message") or text),
+                    payload,
+                )
+            return payload
+
+    async def get(self, path: str) -> Json:
+        return await self.request("GET", path)
+
+    async def list(self, path: str, *, label_selector: str | None = None) -> list[Json]:
+        params = {"labelSelector": label_selector} if label_selector else None
+        items: list[Json] = (await self.request("GET", path, params=params)).get("items") or []
+        return items
+
+    async def create(self, path: str, body: Json) -> Json:
+        return await self.request("POST", path, body=body)
+
+    async def merge_patch(self, path: str, patch: Json) -> Json:
+        return await self.request(
+            "PATCH", path, body=patch, content_type="application/merge-patch+json"
+        )
+
+    async def delete(self, path: str, *, propagation: str = "Background") -> Json:
+        return await self.request(
+            "DELETE", path, body={"kind": "DeleteOptions", "propagationPolicy": propagation}
+        )

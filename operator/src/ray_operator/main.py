@@ -1,0 +1,24 @@
+"""Entry point of `ray-operator`: settings, logging, then the operator until it stops."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Sequence
+
+from ray_operator.app import build_runtime, run
+from ray_operator.logs import configure_logging
+from ray_operator.settings import load_settings
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    settings = load_settings(sys.argv[1:] if argv is None else argv)
+    configure_logging(settings)
+
+    async def operate() -> int:
+        return await run(build_runtime(settings))
+
+    try:
+        return asyncio.run(operate())
+    except KeyboardInterrupt:
+        return 130
