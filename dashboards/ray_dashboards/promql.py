@@ -74,5 +74,9 @@ _DOC_NAME = re.compile(r"`((?:kuberay_|ray_exporter_|ray_resource_)[A-Za-z0-9_]*
 
 
 def documented_metric_names(markdown: str) -> set[str]:
-    """Backticked metric names in a Markdown document (kuberay_, ray_exporter_, ray_resource_)."""
-    return {match.group(1) for match in _DOC_NAME.finditer(markdown)}
+    """Backticked metric names in a Markdown document (kuberay_, ray_exporter_, ray_resource_).
+
+    A bare prefix (`kuberay_*` in prose) is not a name.
+    """
+    names = {match.group(1) for match in _DOC_NAME.finditer(markdown)}
+    return {name for name in names if not name.endswith("_")}
