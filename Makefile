@@ -29,6 +29,15 @@ $(VENV)/.stamp: constraints.txt requirements-dev.txt operator/pyproject.toml exp
 .PHONY: venv
 venv: $(VENV)/.stamp ## Create .venv with both packages (editable) and the test tools
 
+$(VENV)-ray/.stamp: requirements-ray.txt constraints-ray.txt
+	python3 -m venv $(VENV)-ray
+	$(VENV)-ray/bin/pip install -q --upgrade pip
+	$(VENV)-ray/bin/pip install -q -c constraints-ray.txt -r requirements-ray.txt
+	touch $@
+
+.PHONY: ray-env
+ray-env: $(VENV)-ray/.stamp ## Create .venv-ray with a real Ray for the RayJob/RayService tests
+
 .PHONY: lock
 lock: ## Re-resolve the Python dependencies and rewrite constraints.txt
 	rm -rf $(VENV).lock && python3 -m venv $(VENV).lock
@@ -77,11 +86,11 @@ test-chart: venv tools ## helm lint/template/unittest, ct lint
 	$(PYTEST) -m chart
 
 .PHONY: test-integration
-test-integration: venv tools ## Tests against the real local control plane
+test-integration: venv tools ray-env ## Tests against the real local control plane
 	$(PYTEST) -m integration
 
 .PHONY: test-e2e
-test-e2e: venv tools ## Real Prometheus and Alertmanager against the real exporter
+test-e2e: venv tools ray-env ## Real Prometheus and Alertmanager against the real exporter
 	$(PYTEST) -m e2e
 
 .PHONY: test
