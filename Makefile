@@ -75,6 +75,7 @@ lint: venv ## ruff, ruff format, mypy --strict, import contracts
 	$(VENV)/bin/ruff format --check $(LINTED)
 	$(VENV)/bin/mypy --strict $(PACKAGES)
 	$(VENV)/bin/mypy --strict tests/localkube
+	MYPYPATH=dashboards $(VENV)/bin/mypy --strict dashboards/build.py dashboards/ray_dashboards
 	$(VENV)/bin/lint-imports
 
 .PHONY: test-unit
