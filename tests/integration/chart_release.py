@@ -1,0 +1,152 @@
+"""Installing the chart into the local control plane for tests, and asking what its accounts may do.
+
+Used by test_chart_install.py: run the pinned binaries with the cluster's environment,
+install a release into a fresh namespace and remove it afterwards, impersonate its
+ServiceAccounts with `kubectl auth can-i`, and mint their tokens for local processes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from kubernetes import client
+
+REPO = Path(__file__).resolve().parents[2]
+CHART = REPO / "charts" / "ray-operator"
+
+
+def wait_for(what: str, check: Callable[[], Any], timeout: float = 90) -> Any:
+    """Poll `check` until it returns something truthy; fail naming `what` otherwise."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(0.3)
+    pytest.fail(f"timed out waiting for {what}; last seen: {last!r}")
+
+
+def run(
+    env: dict[str, str], *args: str | Path, timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(a) for a in args], env=env, capture_output=True, text=True, timeout=timeout, cwd=REPO
+    )
+
+
+@dataclass
+class Release:
+    """A chart release this module installed, and how to talk to its cluster."""
+
+    name: str
+    namespace: str
+    env: dict[str, str]
+    manifest: list[dict[str, Any]]
+
+    @property
+    def exporter(self) -> str:
+        return f"{self.name}-ray-operator-exporter"
+
+    def kubectl(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return run(self.env, "kubectl", *args, timeout=120)
+
+    def can_i(self, account: str, verb: str, resource: str, *scope: str) -> bool:
+        who = f"--as=system:serviceaccount:{self.namespace}:{account}"
+        result = self.kubectl(
+            "auth", "can-i", verb, resource, who, *(scope or ("-n", self.namespace))
+        )
+        assert result.stdout.strip() in ("yes", "no"), result.stderr
+        return result.stdout.strip() == "yes"
+
+
+def tool_env(kube_cluster: Any) -> dict[str, str]:
+    env: dict[str, str] = kube_cluster.env()
+    env["PATH"] = os.pathsep.join(
+        [str(REPO / ".tools" / "bin"), str(REPO / ".venv" / "bin"), env["PATH"]]
+    )
+    env["HELM_PLUGINS"] = str(REPO / ".tools" / "share" / "helm-plugins")
+    env["CT_CONFIG_DIR"] = str(REPO / ".tools" / "share" / "ct-etc")
+    return env
+
+
+@contextlib.contextmanager
+def installed(
+    kube_cluster: Any, api_client: client.ApiClient, values: dict[str, Any], tmp: Path
+) -> Iterator[Release]:
+    """Install the chart with `values` into a fresh namespace; uninstall and delete after."""
+    core = client.CoreV1Api(api_client)
+    suffix = secrets.token_hex(3)
+    namespace, name = f"chart-{suffix}", f"ray-{suffix}"
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace)))
+    env = tool_env(kube_cluster)
+    values_file = tmp / f"{name}-values.yaml"
+    values_file.write_text(yaml.safe_dump(values))
+    try:
+        result = run(
+            env,
+            "helm",
+            "install",
+            name,
+            CHART,
+            "-n",
+            namespace,
+            "-f",
+            values_file,
+            "--wait",
+            "--timeout",
+            "180s",
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        manifest = run(env, "helm", "get", "manifest", name, "-n", namespace).stdout
+        yield Release(name, namespace, env, [d for d in yaml.safe_load_all(manifest) if d])
+    finally:
+        run(env, "helm", "uninstall", name, "-n", namespace, "--wait", "--timeout", "120s")
+        core.delete_namespace(namespace, propagation_policy="Background")
+
+
+def hook_script(release: Release) -> tuple[str, dict[str, str]]:
+    """The test hook's shell script and environment, as `helm get hooks` has them."""
+    hooks = run(release.env, "helm", "get", "hooks", release.name, "-n", release.namespace).stdout
+    [job] = [d for d in yaml.safe_load_all(hooks) if d and d["kind"] == "Job"]
+    [container] = job["spec"]["template"]["spec"]["containers"]
+    assert container["command"] == ["sh", "-c"]
+    return container["args"][0], {e["name"]: e["value"] for e in container["env"]}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def kubeconfig_for(release: Release, account: str, path: Path) -> Path:
+    """A kubeconfig that authenticates as `account` with a fresh token from the TokenRequest API."""
+    token = release.kubectl("create", "token", account, "-n", release.namespace)
+    assert token.returncode == 0, token.stderr
+    admin = yaml.safe_load(Path(release.env["KUBECONFIG"]).read_text())
+    cluster = admin["clusters"][0]["cluster"]
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "sa",
+                "clusters": [{"name": "local", "cluster": cluster}],
+                "users": [{"name": "sa", "user": {"token": token.stdout.strip()}}],
+                "contexts": [{"name": "sa", "context": {"cluster": "local", "user": "sa"}}],
+            }
+        )
+    )
+    return path
