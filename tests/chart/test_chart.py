@@ -174,11 +174,27 @@ def _prometheus_rule(docs: list[dict[str, Any]]) -> dict[str, Any]:
     return rule
 
 
-def test_the_default_prometheus_rule_equals_the_alerts_source(tools: Tools) -> None:
-    docs = tools.template("--set", "prometheusRule.enabled=true", *API_FLAGS)
+def _source_groups() -> list[dict[str, Any]]:
     manifest = yaml.safe_load((REPO / "alerts" / "alerts.yaml").read_text())
-    source = yaml.safe_load((REPO / "alerts" / manifest["ruleFile"]).read_text())
-    assert _prometheus_rule(docs)["spec"]["groups"] == source["groups"]
+    groups: list[dict[str, Any]] = yaml.safe_load(
+        (REPO / "alerts" / manifest["ruleFile"]).read_text()
+    )["groups"]
+    return groups
+
+
+def test_without_overrides_the_prometheus_rule_equals_the_alerts_source(tools: Tools) -> None:
+    source_selector = 'prometheusRule.substitutions.exporterJobSelector=job=~".*ray-exporter.*"'
+    docs = tools.template(
+        "--set", "prometheusRule.enabled=true", "--set-string", source_selector, *API_FLAGS
+    )
+    assert _prometheus_rule(docs)["spec"]["groups"] == _source_groups()
+
+
+def test_unscraped_exporter_drops_only_the_exporter_group(tools: Tools) -> None:
+    docs = tools.template("--set", "prometheusRule.enabled=true", *API_FLAGS)
+    expected = [g for g in _source_groups() if g["name"] != "ray-operator.exporter"]
+    assert len(expected) == len(_source_groups()) - 1
+    assert _prometheus_rule(docs)["spec"]["groups"] == expected
 
 
 def test_rendered_rules_with_overrides_pass_promtool(tools: Tools, tmp_path: Path) -> None:
