@@ -2,7 +2,8 @@
 
 Used by test_chart_install.py: run the pinned binaries with the cluster's environment,
 install a release into a fresh namespace and remove it afterwards, impersonate its
-ServiceAccounts with `kubectl auth can-i`, and mint their tokens for local processes.
+ServiceAccounts with `kubectl auth can-i`, and run the operator or the exporter locally
+with a token of the chart's ServiceAccount, as the pods would if kwok ran containers.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ import os
 import secrets
 import socket
 import subprocess
+import sys
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -150,3 +153,76 @@ def kubeconfig_for(release: Release, account: str, path: Path) -> Path:
         )
     )
     return path
+
+
+@dataclass
+class LocalProcess:
+    """A program of this repository running locally as one of the release's ServiceAccounts."""
+
+    port: int
+    log: Path
+
+    def ready(self) -> bool:
+        with (
+            contextlib.suppress(OSError),
+            urllib.request.urlopen(self.url("/readyz"), timeout=2) as r,
+        ):
+            return bool(r.status == 200)
+        return False
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def forbidden(self, tolerated: tuple[str, ...] = ()) -> list[str]:
+        """Log lines about a 403, except those naming a tolerated resource."""
+        return [
+            line
+            for line in self.log.read_text().splitlines()
+            if ("403" in line or "forbidden" in line.lower())
+            and not any(resource in line for resource in tolerated)
+        ]
+
+
+@contextlib.contextmanager
+def running_as(
+    release: Release, account: str, module: str, args: list[str], tmp: Path
+) -> Iterator[LocalProcess]:
+    """Run `python -m module args --<listen flag> 127.0.0.1:<port>` with `account`'s token.
+
+    The listen flag is --listen-address for the exporter and --health-address for the
+    operator; POD_NAME and POD_NAMESPACE are set as the chart's Deployment sets them.
+    """
+    port = free_port()
+    listen = "--listen-address" if module == "ray_exporter" else "--health-address"
+    env = dict(
+        release.env,
+        KUBECONFIG=str(kubeconfig_for(release, account, tmp / f"{account}.kubeconfig")),
+        POD_NAME=f"{account}-local",
+        POD_NAMESPACE=release.namespace,
+    )
+    process = LocalProcess(port, tmp / f"{account}.log")
+    with process.log.open("w") as log:
+        child = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                module,
+                *args,
+                listen,
+                f"127.0.0.1:{port}",
+                "--log-format",
+                "console",
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            yield process
+        finally:
+            child.terminate()
+            try:
+                child.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
