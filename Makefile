@@ -67,6 +67,16 @@ cluster-down: ## Stop the local control plane
 dev: venv tools ## Local cluster + CRDs + operator + exporter + Prometheus + samples
 	@bash hack/dev.sh
 
+# -- chart --------------------------------------------------------------------
+
+.PHONY: chart-sync
+chart-sync: ## Copy dashboards/ and alerts/ into the chart (a test fails when they differ)
+	bash hack/sync-chart-files.sh
+
+.PHONY: chart-docs
+chart-docs: venv ## Regenerate docs/chart.md's value tables from values.yaml
+	$(PY) hack/gen_chart_docs.py
+
 # -- checks --------------------------------------------------------------------
 
 .PHONY: lint
@@ -76,6 +86,7 @@ lint: venv ## ruff, ruff format, mypy --strict, import contracts
 	$(VENV)/bin/mypy --strict $(PACKAGES)
 	$(VENV)/bin/mypy --strict tests/localkube
 	MYPYPATH=dashboards $(VENV)/bin/mypy --strict dashboards/build.py dashboards/ray_dashboards
+	$(VENV)/bin/mypy --strict hack/gen_chart_docs.py tests/chart
 	$(VENV)/bin/lint-imports
 
 .PHONY: test-unit

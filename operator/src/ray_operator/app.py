@@ -47,6 +47,9 @@ def kopf_settings(settings: Settings) -> kopf.OperatorSettings:
     result.persistence.progress_storage = kopf.StatusProgressStorage(field="status.kopf.progress")
     result.persistence.diffbase_storage = kopf.StatusDiffBaseStorage(field="status.kopf.diffbase")
     result.watching.server_timeout = 300
+    # The resources to watch are fixed; no cluster-wide reads of CRDs or namespaces
+    # (which a namespaced install is not granted) to discover them.
+    result.scanning.disabled = True
     result.watching.client_timeout = 330
     cluster_handlers.watch_selectors(result)
     return result
