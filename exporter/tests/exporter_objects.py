@@ -124,4 +124,5 @@ def full_exposition(openmetrics: bool = False) -> bytes:
         metrics.render_duration.observe(0.0001)
     metrics.scrape_duration.observe(0.002)
     responder = MetricsResponder(store, registry, metrics)
-    return responder.body(Format.OPENMETRICS if openmetrics else Format.TEXT, gzip=False)
+    fmt = Format.OPENMETRICS if openmetrics else Format.TEXT
+    return b"".join(responder.body(fmt, gzip=False))

@@ -86,7 +86,7 @@ def test_rendered_text_parses_back(name: str, owner: str, status: Any) -> None:
     store = MetricsStore(RESOURCES, FAMILY_ORDER, Shard())
     cluster = raycluster(name, labels={"ray.io/originated-from-crd": owner}, status=status)
     store.put("rayclusters", render(RESOURCES[0], cluster))
-    _, body = store.exposition(Format.TEXT)
+    body = store.exposition(Format.TEXT).joined()
     families = {family.name: family for family in text_string_to_metric_families(body.decode())}
     assert set(families) == {family.name for family in FAMILY_ORDER}
     (info,) = families["kuberay_cluster_info"].samples

@@ -80,7 +80,7 @@ def test_text_format_by_default(exporter: Exporter) -> None:
     status, headers, body = exporter.get("/metrics")
     assert status == 200
     assert headers["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
-    objects = exporter.store.exposition(Format.TEXT)[1]
+    objects = exporter.store.exposition(Format.TEXT).joined()
     assert body.startswith(objects)
     families = {family.name: family for family in parse_text(body.decode())}
     assert (
@@ -117,7 +117,7 @@ def test_gzip_when_accepted_is_one_member_with_the_same_content(exporter: Export
     data = decompressor.decompress(body)
     assert decompressor.eof
     assert decompressor.unused_data == b""
-    objects = exporter.store.exposition(Format.TEXT)[1]
+    objects = exporter.store.exposition(Format.TEXT).joined()
     assert data.startswith(objects)
     assert {f.name for f in parse_text(data.decode())} == {
         f.name for f in parse_text(plain.decode())

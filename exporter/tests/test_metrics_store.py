@@ -121,7 +121,7 @@ def fill(store: MetricsStore, items: list[tuple[str, dict[str, Any]]]) -> None:
 
 
 def scrape(store: MetricsStore, fmt: Format = Format.TEXT) -> str:
-    return store.exposition(fmt)[1].decode()
+    return store.exposition(fmt).joined().decode()
 
 
 def test_golden_scrape() -> None:
@@ -156,26 +156,26 @@ def test_openmetrics_body_has_the_same_samples() -> None:
 def test_unchanged_store_serves_cached_bytes() -> None:
     store = new_store()
     fill(store, objects())
-    generation, first = store.exposition(Format.TEXT)
-    again_generation, again = store.exposition(Format.TEXT)
+    first = store.exposition(Format.TEXT)
+    again = store.exposition(Format.TEXT)
     assert again is first
-    assert again_generation == generation
+    assert again.generation == first.generation
 
 
 def test_a_new_version_with_the_same_lines_is_not_a_change() -> None:
     store = new_store()
     fill(store, objects())
-    generation, first = store.exposition(Format.TEXT)
+    first = store.exposition(Format.TEXT)
     cluster = modified(objects()[1][1], "7", readyWorkerReplicas=3)
     assert store.put("rayclusters", render(RAYCLUSTERS, cluster)) is False
-    assert store.exposition(Format.TEXT) == (generation, first)
+    assert store.exposition(Format.TEXT) is first
     assert store.get("rayclusters", "uid-b").resource_version == "7"  # type: ignore[union-attr]
 
 
 def test_a_change_rebuilds_and_shows_up() -> None:
     store = new_store()
     fill(store, objects())
-    _, before = store.exposition(Format.TEXT)
+    before = store.exposition(Format.TEXT).joined()
     job = modified(objects()[2][1], "9", jobDeploymentStatus="Running")
     assert store.put("rayjobs", render(RAYJOBS, job)) is True
     after = scrape(store)

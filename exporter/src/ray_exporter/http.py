@@ -1,16 +1,17 @@
 """The HTTP side: /metrics (text 0.0.4 or OpenMetrics, gzip when accepted), /healthz, /readyz.
 
-A `/metrics` response is the store's bytes for the negotiated format followed
+A `/metrics` response is the store's payload for the negotiated format followed
 by the exporter's own metrics, rendered by prometheus-client from the registry
-built in `main()`; in OpenMetrics the latter end with the single `# EOF`.
+built in `main()`; in OpenMetrics the latter end with the single `# EOF`. The
+payload's pieces are written one after another, never joined into one buffer.
 Nothing here calls the Kubernetes API.
 
-Gzip: the store's part is compressed once per store generation (level 1: this
-text is repetitive enough that higher levels buy little and cost a lot at
-10 MB), ending in a sync flush; the compressor's state at that point is kept,
-and each scrape continues a copy of it with the self metrics and the gzip
-trailer. So an unchanged store costs only the few kilobytes of self metrics to
-compress, and the response is still one ordinary gzip member.
+Gzip: the store keeps its text as raw-deflate segments, each ending in a sync
+flush, compressed per chunk of objects and cached until the chunk changes
+(level 1: this text is repetitive enough that higher levels buy little and cost
+a lot at 10 MB). A response is a gzip header, those segments, the self metrics
+compressed as the final segment, and the trailer (CRC-32 and size of the whole
+text): one ordinary gzip member, though only changed chunks were compressed.
 
 `/healthz` answers 200 while the process serves; `/readyz` answers 200 only
 after the first full LIST of every watched resource, else 503.
@@ -19,11 +20,11 @@ after the first full LIST of every watched resource, else 503.
 from __future__ import annotations
 
 import socket
+import struct
 import threading
 import time
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -37,7 +38,8 @@ from ray_exporter.selfmetrics import SelfMetrics
 from ray_exporter.store import MetricsStore
 
 GZIP_LEVEL = 1
-GZIP_WBITS = 16 + zlib.MAX_WBITS
+# A gzip member header: deflate, no flags, no mtime, unknown OS; the same bytes every time.
+GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
 
 
 def _quality(params: list[str]) -> float:
@@ -76,27 +78,17 @@ def accepts_gzip(accept_encoding: str | None) -> bool:
     return False
 
 
-@dataclass
-class _GzipPrefix:
-    generation: int
-    data: bytes
-    compressor: Any  # zlib.Compress at the sync-flushed end of the store's part
-
-
 class MetricsResponder:
-    """Builds /metrics bodies from the store and the self-metrics registry."""
+    """Builds /metrics responses from the store and the self-metrics registry."""
 
     def __init__(self, store: MetricsStore, registry: CollectorRegistry, metrics: SelfMetrics):
         self._store = store
         self._registry = registry
         self._metrics = metrics
-        self._lock = threading.Lock()
-        self._gzip: dict[Format, _GzipPrefix] = {}
 
-    def body(self, fmt: Format, gzip: bool) -> bytes:
-        """The full /metrics body in `fmt`, gzip-compressed if asked."""
+    def body(self, fmt: Format, gzip: bool) -> list[bytes]:
+        """The /metrics body in `fmt` as pieces to write in order, gzip-compressed if asked."""
         started = time.perf_counter()
-        generation, objects = self._store.exposition(fmt)
         if fmt is Format.OPENMETRICS:
             own: bytes = openmetrics_exposition.generate_latest(  # type: ignore[no-untyped-call]
                 self._registry
@@ -104,24 +96,16 @@ class MetricsResponder:
         else:
             own = text_exposition.generate_latest(self._registry)
         if gzip:
-            prefix = self._gzip_prefix(fmt, generation, objects)
-            compressor = prefix.compressor.copy()
-            result: bytes = prefix.data + compressor.compress(own) + compressor.flush()
+            deflated = self._store.deflated(fmt)
+            compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, -zlib.MAX_WBITS)
+            tail = compressor.compress(own) + compressor.flush()
+            crc = zlib.crc32(own, deflated.crc32)
+            size = (deflated.size + len(own)) & 0xFFFFFFFF
+            pieces = [GZIP_HEADER, *deflated.segments, tail, struct.pack("<II", crc, size)]
         else:
-            result = objects + own
+            pieces = [*self._store.exposition(fmt).pieces, own]
         self._metrics.scrape_duration.observe(time.perf_counter() - started)
-        return result
-
-    def _gzip_prefix(self, fmt: Format, generation: int, objects: bytes) -> _GzipPrefix:
-        with self._lock:
-            cached = self._gzip.get(fmt)
-            if cached is not None and cached.generation == generation:
-                return cached
-            compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, GZIP_WBITS)
-            data = compressor.compress(objects) + compressor.flush(zlib.Z_SYNC_FLUSH)
-            cached = _GzipPrefix(generation, data, compressor)
-            self._gzip[fmt] = cached
-            return cached
+        return pieces
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -140,27 +124,33 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/metrics":
             fmt = negotiate_format(self.headers.get("Accept"))
             gzip = accepts_gzip(self.headers.get("Accept-Encoding"))
-            body = self.server.responder.body(fmt, gzip)
-            headers["Content-Type"] = fmt.content_type
+            try:
+                pieces = self.server.responder.body(fmt, gzip)
+            except Exception:  # a bug; the scraper sees a failed scrape, the server lives on
+                logger.exception("building /metrics failed")
+                status, pieces, gzip = 500, [b"internal error\n"], False
+            else:
+                status = 200
+                headers["Content-Type"] = fmt.content_type
             headers["Vary"] = "Accept, Accept-Encoding"
             if gzip:
                 headers["Content-Encoding"] = "gzip"
-            status = 200
         elif path == "/healthz":
-            status, body = 200, b"ok\n"
+            status, pieces = 200, [b"ok\n"]
         elif path == "/readyz":
             ready = self.server.ready()
-            status, body = (200, b"ok\n") if ready else (503, b"not synced yet\n")
+            status, pieces = (200, [b"ok\n"]) if ready else (503, [b"not synced yet\n"])
         else:
-            status, body = 404, b"not found\n"
+            status, pieces = 404, [b"not found\n"]
         headers.setdefault("Content-Type", "text/plain; charset=utf-8")
         self.send_response(status)
         for name, value in headers.items():
             self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Content-Length", str(sum(len(piece) for piece in pieces)))
         self.end_headers()
         if send_body:
-            self.wfile.write(body)
+            for piece in pieces:
+                self.wfile.write(piece)
 
     def log_message(self, format: str, *args: Any) -> None:
         logger.debug("http {} {}", self.address_string(), format % args)

@@ -136,11 +136,15 @@ class KubeApi:
         return self._read(response)
 
     def _read(self, response: Any) -> Iterator[dict[str, Any]]:
+        completed = False
         try:
             yield from _events(response.stream(65536))
+            completed = True
         finally:
             with self._lock:
                 self._open.discard(response)
+            if not completed:  # broken or abandoned mid-stream: the connection is unusable
+                response.close()
             response.release_conn()
 
     def close_streams(self) -> None:

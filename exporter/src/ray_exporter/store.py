@@ -11,64 +11,91 @@ of every object, objects ordered by namespace, name and UID, so the output for
 the same objects is byte-identical whichever process renders it and in whatever
 order the events came. Work at scrape time is bounded by what changed:
 
-- the body of each format is cached and served as is while nothing changed
+- the payload of each format is cached and served as is while nothing changed
   (`generation` counts changes; an event that leaves an object's lines as they
   were is not a change);
-- per resource, the joined lines of each family are cached and rebuilt only
-  for resources that changed;
-- the order is kept sorted on every insert and delete, never sorted at scrape.
+- objects are kept in sorted chunks (`chunks`) that cache their joined lines
+  and their deflated form, so a change re-joins and re-compresses one chunk;
+- a payload is a sequence of those cached pieces, written to the socket one
+  after the other, never copied into one large buffer.
 
-Thread safety: one lock guards the maps; scrapes copy references under it and
-join bytes outside it, so watch events are not held up by a large scrape.
+Thread safety: one lock guards the maps; the text of dirty chunks is joined and
+compressed outside it, so watch events are not held up by a large scrape.
 """
 
 from __future__ import annotations
 
-import bisect
 import threading
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from ray_exporter.chunks import Chunk, ChunkedOrder, deflate
 from ray_exporter.exposition import Family, Format
 from ray_exporter.families import Rendered, Resource
 from ray_exporter.sharding import Shard
 
-OrderKey = tuple[str, str, str]
+
+@dataclass(frozen=True)
+class Payload:
+    """The objects' part of a scrape: pieces to write in order."""
+
+    generation: int
+    pieces: tuple[bytes, ...]
+
+    @property
+    def size(self) -> int:
+        return sum(len(piece) for piece in self.pieces)
+
+    def joined(self) -> bytes:
+        return b"".join(self.pieces)
+
+
+@dataclass(frozen=True)
+class DeflatedPayload:
+    """The same part as concatenable raw-deflate segments, with what a gzip trailer needs."""
+
+    generation: int
+    segments: tuple[bytes, ...]
+    crc32: int
+    size: int
+
+
+@dataclass
+class _Snapshot:
+    """The chunks of every resource at one generation, with the text each had then."""
+
+    generation: int
+    chunks: dict[str, list[Chunk]]
+    versions: dict[int, int] = field(default_factory=dict)
+    blocks: dict[int, tuple[bytes, ...]] = field(default_factory=dict)
+
+    def all_chunks(self) -> list[Chunk]:
+        return [chunk for chunks in self.chunks.values() for chunk in chunks]
 
 
 @dataclass
 class _Table:
-    """The objects of one resource, their sorted order and the cached family blocks."""
+    """The objects of one resource and their chunked order."""
 
     resource: Resource
     objects: dict[str, Rendered] = field(default_factory=dict)
-    order: list[OrderKey] = field(default_factory=list)
-    changes: int = 0
-    blocks: tuple[bytes, ...] = ()
-    blocks_at: int = -1
-
-    def insert(self, rendered: Rendered) -> None:
-        bisect.insort(self.order, rendered.sort_key)
-
-    def remove(self, rendered: Rendered) -> None:
-        index = bisect.bisect_left(self.order, rendered.sort_key)
-        if index < len(self.order) and self.order[index] == rendered.sort_key:
-            del self.order[index]
+    order: ChunkedOrder = field(default_factory=ChunkedOrder)
 
 
 class MetricsStore:
-    """Rendered lines of every object this shard serves, and the scrape body built from them."""
+    """Rendered lines of every object this shard serves, and the scrape payloads built from them."""
 
     def __init__(
         self, resources: tuple[Resource, ...], families: tuple[Family, ...], shard: Shard
     ) -> None:
         self._shard = shard
-        self._families = families
         self._tables = {resource.plural: _Table(resource) for resource in resources}
         self._lock = threading.Lock()
         self._build_lock = threading.Lock()
         self._generation = 0
-        self._bodies: dict[Format, tuple[int, bytes]] = {}
+        self._payloads: dict[Format, Payload] = {}
+        self._deflated: dict[Format, DeflatedPayload] = {}
         # For each family in scrape order: (resource plural, index of the family in it).
         self._layout: list[tuple[Family, list[tuple[str, int]]]] = []
         for family in families:
@@ -84,6 +111,13 @@ class MetricsStore:
             for family, _ in resource.families:
                 if family.name not in known:
                     raise ValueError(f"family {family.name} is not in the scrape order")
+        self._headers = {fmt: tuple(family.header(fmt) for family in families) for fmt in Format}
+        self._deflated_headers = {
+            fmt: tuple(deflate(header) for header in headers)
+            for fmt, headers in self._headers.items()
+        }
+
+    # -- updates ------------------------------------------------------------------
 
     @property
     def generation(self) -> int:
@@ -119,8 +153,8 @@ class MetricsStore:
             held = table.objects.pop(key, None)
             if held is None:
                 return False
-            table.remove(held)
-            self._changed(table)
+            table.order.remove(held.sort_key)
+            self._generation += 1
             return True
 
     def replace(
@@ -140,9 +174,9 @@ class MetricsStore:
             ]
             for held in stale:
                 del table.objects[held.key]
-                table.remove(held)
+                table.order.remove(held.sort_key)
             if stale:
-                self._changed(table)
+                self._generation += 1
             updated = sum(self._put_locked(table, item) for item in incoming.values())
             return updated, len(stale)
 
@@ -152,58 +186,104 @@ class MetricsStore:
         if held is not None and held.sort_key == rendered.sort_key:
             if held.lines == rendered.lines:
                 return False
+            table.order.touch(rendered.sort_key)
         else:
             if held is not None:
-                table.remove(held)
-            table.insert(rendered)
-        self._changed(table)
+                table.order.remove(held.sort_key)
+            table.order.insert(rendered.sort_key)
+        self._generation += 1
         return True
 
-    def _changed(self, table: _Table) -> None:
-        table.changes += 1
-        self._generation += 1
+    # -- scrapes ------------------------------------------------------------------
 
-    def exposition(self, fmt: Format) -> tuple[int, bytes]:
-        """The objects' part of a scrape in `fmt`, and the generation it reflects.
-
-        Served from cache when nothing changed since it was built.
-        """
+    def exposition(self, fmt: Format) -> Payload:
+        """The objects' part of a scrape in `fmt`; cached while nothing changed."""
         with self._lock:
-            cached = self._bodies.get(fmt)
-            if cached is not None and cached[0] == self._generation:
+            cached = self._payloads.get(fmt)
+            if cached is not None and cached.generation == self._generation:
                 return cached
         with self._build_lock:
-            return self._build(fmt)
+            return self._build(fmt)[0]
 
-    def _build(self, fmt: Format) -> tuple[int, bytes]:
-        work: dict[str, tuple[int, list[Rendered]]] = {}
-        blocks: dict[str, tuple[bytes, ...]] = {}
+    def deflated(self, fmt: Format) -> DeflatedPayload:
+        """The objects' part as concatenable raw-deflate segments; cached while nothing changed."""
         with self._lock:
-            generation = self._generation
-            cached = self._bodies.get(fmt)
-            if cached is not None and cached[0] == generation:
+            cached = self._deflated.get(fmt)
+            if cached is not None and cached.generation == self._generation:
                 return cached
-            for plural, table in self._tables.items():
-                if table.blocks_at == table.changes:
-                    blocks[plural] = table.blocks
-                else:
-                    entries = [table.objects[key] for _, _, key in table.order]
-                    work[plural] = (table.changes, entries)
-        for plural, (_, entries) in work.items():
-            width = len(self._tables[plural].resource.families)
-            blocks[plural] = tuple(
+        with self._build_lock:
+            payload, snapshot = self._build(fmt)
+            with self._lock:
+                ready = {
+                    id(chunk): chunk.deflated
+                    for chunk in snapshot.all_chunks()
+                    if chunk.deflated is not None and chunk.version == snapshot.versions[id(chunk)]
+                }
+            for chunk in snapshot.all_chunks():
+                if id(chunk) not in ready:
+                    ready[id(chunk)] = tuple(deflate(block) for block in snapshot.blocks[id(chunk)])
+            with self._lock:
+                for chunk in snapshot.all_chunks():
+                    if chunk.version == snapshot.versions[id(chunk)]:
+                        chunk.deflated = ready[id(chunk)]
+            segments = self._assemble(self._deflated_headers[fmt], ready, snapshot.chunks)
+            crc = 0
+            for piece in payload.pieces:
+                crc = zlib.crc32(piece, crc)
+            result = DeflatedPayload(payload.generation, segments, crc, payload.size)
+            with self._lock:
+                if self._generation == payload.generation:
+                    self._deflated[fmt] = result
+            return result
+
+    def _build(self, fmt: Format) -> tuple[Payload, _Snapshot]:
+        """The payload in `fmt` and the snapshot of chunks (with their text) it was made of."""
+        with self._lock:
+            snapshot = _Snapshot(
+                self._generation,
+                {plural: list(table.order.chunks) for plural, table in self._tables.items()},
+            )
+            todo = []
+            for plural, chunks in snapshot.chunks.items():
+                table = self._tables[plural]
+                for chunk in chunks:
+                    snapshot.versions[id(chunk)] = chunk.version
+                    if chunk.blocks is None:
+                        entries = [table.objects[key] for _, _, key in chunk.keys]
+                        todo.append((len(table.resource.families), chunk, entries))
+                    else:
+                        snapshot.blocks[id(chunk)] = chunk.blocks
+        for width, chunk, entries in todo:
+            snapshot.blocks[id(chunk)] = tuple(
                 b"".join([entry.lines[position] for entry in entries]) for position in range(width)
             )
-        parts: list[bytes] = []
-        for family, sources in self._layout:
-            parts.append(family.header(fmt))
-            parts.extend(blocks[plural][position] for plural, position in sources)
-        body = b"".join(parts)
         with self._lock:
-            for plural, (changes, _) in work.items():
-                table = self._tables[plural]
-                if table.changes == changes:
-                    table.blocks, table.blocks_at = blocks[plural], changes
-            if self._generation == generation:
-                self._bodies[fmt] = (generation, body)
-        return generation, body
+            for _, chunk, _ in todo:
+                if chunk.version == snapshot.versions[id(chunk)]:
+                    chunk.blocks = snapshot.blocks[id(chunk)]
+            cached = self._payloads.get(fmt)
+            if cached is not None and cached.generation == snapshot.generation:
+                return cached, snapshot
+        pieces = self._assemble(self._headers[fmt], snapshot.blocks, snapshot.chunks)
+        payload = Payload(snapshot.generation, pieces)
+        with self._lock:
+            if self._generation == snapshot.generation:
+                self._payloads[fmt] = payload
+        return payload, snapshot
+
+    def _assemble(
+        self,
+        headers: tuple[bytes, ...],
+        parts: dict[int, tuple[bytes, ...]],
+        chunks: dict[str, list[Chunk]],
+    ) -> tuple[bytes, ...]:
+        """Headers and chunk parts in scrape order: family by family, resource by resource."""
+        pieces: list[bytes] = []
+        for header, (_family, sources) in zip(headers, self._layout, strict=True):
+            pieces.append(header)
+            for plural, position in sources:
+                for chunk in chunks[plural]:
+                    part = parts[id(chunk)][position]
+                    if part:
+                        pieces.append(part)
+        return tuple(pieces)
