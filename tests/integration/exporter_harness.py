@@ -120,6 +120,7 @@ class ExporterProcess:
         self.port = free_port()
         self.log_path = log_path
         self._log = log_path.open("ab")
+        self.started = time.monotonic()
         self.process = subprocess.Popen(
             [str(EXPORTER), "--listen-address", f"127.0.0.1:{self.port}", *args],
             env=env,

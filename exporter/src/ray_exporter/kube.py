@@ -152,7 +152,7 @@ class KubeApi:
         with self._lock:
             streams = list(self._open)
         for response in streams:
-            with contextlib.suppress(OSError):  # already closed by the peer
+            with contextlib.suppress(OSError, RuntimeError, ValueError):  # already ended
                 response.shutdown()
 
 
