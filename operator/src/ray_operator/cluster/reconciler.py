@@ -10,6 +10,7 @@ into a hot loop. The RayCluster itself is only ever written through its status s
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,6 +33,14 @@ from ray_operator.kubeapi import ApiError, Json, KubeApi, namespaced
 from ray_operator.reasons import EventType, Reason
 
 Key = tuple[str, str]  # (namespace, name)
+
+
+def without_generated_name(message: str, generate_name: str) -> str:
+    """The apiserver names the would-be pod ("c-workers-worker-x7k2p") in its errors; drop the
+    random suffix so repeated failures read the same and aggregate into one Event."""
+    if not generate_name:
+        return message
+    return re.sub(re.escape(generate_name) + r"[a-z0-9]{5}\b", generate_name, message)
 
 
 @dataclass
@@ -155,10 +164,31 @@ class ClusterReconciler:
         """Deletions first (they may free quota), then creations; returns the pods after."""
         deleted = await asyncio.gather(*(self._delete(ref, d, failures, log) for d in plan.deletes))
         gone = {d.name for d, ok in zip(plan.deletes, deleted, strict=True) if ok}
-        created = await asyncio.gather(
-            *(self._create(ref, cp, failures, log) for cp in plan.creates)
+        by_group: dict[tuple[str, str], list[CreatePod]] = {}
+        for create in plan.creates:
+            by_group.setdefault((create.node_type, create.group), []).append(create)
+        batches = await asyncio.gather(
+            *(self._slow_start(ref, creates, failures, log) for creates in by_group.values())
         )
-        return [p for p in pods if podstate.name(p) not in gone] + [p for p in created if p]
+        created = [pod for batch in batches for pod in batch]
+        return [p for p in pods if podstate.name(p) not in gone] + created
+
+    async def _slow_start(
+        self, ref: ObjectRef, creates: list[CreatePod], failures: list[Failure], log: Any
+    ) -> list[Json]:
+        """Create in batches of 1, 2, 4, ... and stop at the first failure, so a template the
+        apiserver rejects (or an exhausted quota) costs one request per pass, not one per pod."""
+        created: list[Json] = []
+        size, index = 1, 0
+        while index < len(creates):
+            batch = creates[index : index + size]
+            results = await asyncio.gather(*(self._create(ref, cp, failures, log) for cp in batch))
+            created += [pod for pod in results if pod is not None]
+            if any(pod is None for pod in results):
+                break
+            index += len(batch)
+            size *= 2
+        return created
 
     async def _delete(
         self, ref: ObjectRef, delete: DeletePod, failures: list[Failure], log: Any
@@ -198,7 +228,8 @@ class ClusterReconciler:
             reason = (
                 Reason.FAILED_TO_CREATE_HEAD_POD if head else Reason.FAILED_TO_CREATE_WORKER_POD
             )
-            message = f"Failed to create {what}: {error.message}"
+            prefix = str(create.manifest["metadata"].get("generateName", ""))
+            message = f"Failed to create {what}: {without_generated_name(error.message, prefix)}"
             failures.append(
                 Failure("FailedCreateHeadPod" if head else "FailedCreateWorkerPod", message)
             )
