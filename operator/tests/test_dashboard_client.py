@@ -223,3 +223,7 @@ def test_error_text_keeps_the_last_line() -> None:
         "ValueError: bad"
     )
     assert error_text("") == ""
+    assert error_text("Traceback\nValueError: Job p1 already exists.\n.\n") == (
+        "ValueError: Job p1 already exists."
+    )
+    assert error_text("Job j does not exist") == "Job j does not exist"

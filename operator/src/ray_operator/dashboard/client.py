@@ -13,6 +13,7 @@ submit whose first attempt did reach Ray answers "already exists", which surface
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -54,9 +55,10 @@ class JobAlreadyExistsError(DashboardError):
 
 def error_text(text: str) -> str:
     """Ray answers errors with plain text, often a whole traceback: keep its last line."""
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    last = lines[-1] if lines else ""
-    return last[:MAX_ERROR_LENGTH]
+    lines = [line.strip() for line in text.strip().splitlines() if len(line.strip()) > 1]
+    errors = [line for line in lines if re.match(r"^[\w.]*(Error|Exception)\b", line)]
+    chosen = errors[-1] if errors else (lines[-1] if lines else "")
+    return chosen[:MAX_ERROR_LENGTH]
 
 
 @dataclass(frozen=True)
