@@ -56,6 +56,13 @@ class JobAlreadyExistsError(DashboardError):
 def error_text(text: str) -> str:
     """Ray answers errors with plain text, often a whole traceback: keep its last line."""
     lines = [line.strip() for line in text.strip().splitlines() if len(line.strip()) > 1]
+    # pydantic (Serve's config schema): "1 validation error for X", field, message, doc link
+    start = next(
+        (i for i, line in enumerate(lines) if re.match(r"^\d+ validation errors? ", line)), None
+    )
+    if start is not None:
+        details = [line for line in lines[start:] if not line.startswith("For further information")]
+        return ": ".join(details)[:MAX_ERROR_LENGTH]
     errors = [line for line in lines if re.match(r"^[\w.]*(Error|Exception)\b", line)]
     chosen = errors[-1] if errors else (lines[-1] if lines else "")
     return chosen[:MAX_ERROR_LENGTH]

@@ -1,0 +1,1 @@
+"""The RayService reconciler: child RayClusters, Serve applications, services and upgrades."""
