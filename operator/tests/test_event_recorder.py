@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -21,6 +22,7 @@ class FakeEventsApi:
         self.fail_with: ApiError | None = None
 
     async def create(self, path: str, body: Json) -> Json:
+        await asyncio.sleep(0)
         self.calls.append("create")
         if self.fail_with:
             raise self.fail_with
@@ -31,10 +33,12 @@ class FakeEventsApi:
         return body
 
     async def get(self, path: str) -> Json:
+        await asyncio.sleep(0)
         self.calls.append("get")
         return self.events[path.rsplit("/", 1)[1]]
 
     async def merge_patch(self, path: str, patch: Json) -> Json:
+        await asyncio.sleep(0)
         self.calls.append("patch")
         name = path.rsplit("/", 1)[1]
         if name not in self.events:
@@ -139,3 +143,14 @@ async def test_long_messages_are_truncated(length: int) -> None:
     await recorder(api).emit(REF, "Warning", "X", "m" * length)
     (event,) = api.events.values()
     assert len(event["message"]) == min(length, 1024)
+
+
+async def test_background_events_do_not_block_and_still_aggregate() -> None:
+    api = FakeEventsApi()
+    events = EventRecorder(api, component="c", instance="i", clock=Clock(), background=True)  # type: ignore[arg-type]
+    for _ in range(5):
+        await events.emit(REF, "Warning", "FailedToCreateWorkerPod", "quota")
+    assert api.events == {}, "emit returned before any API call"
+    await events.drain()
+    (event,) = api.events.values()
+    assert event["count"] == 5

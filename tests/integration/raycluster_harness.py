@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -148,6 +149,13 @@ class OperatorProcess:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) * 1024
         return 0
+
+    def cpu_seconds(self) -> float:
+        """User plus system CPU time the process has used so far."""
+        assert self.process is not None
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks = int(fields[11]) + int(fields[12])
+        return ticks / os.sysconf("SC_CLK_TCK")
 
     def kill(self) -> None:
         """SIGKILL: no cleanup, no goodbye, as if the node died."""

@@ -17,10 +17,15 @@ from ray_operator.cluster import constants as cluster_constants
 from ray_operator.cluster import handlers as cluster_handlers
 from ray_operator.cluster.reconciler import ClusterReconciler
 from ray_operator.controller import Controller
+from ray_operator.dashboard.addresses import DashboardResolver
+from ray_operator.dashboard.client import DashboardHttp
 from ray_operator.events import EventRecorder
 from ray_operator.health import HealthState, start_health_server
 from ray_operator.kubeapi import Connection, KubeApi, load_connection
 from ray_operator.leader import LeaderElector
+from ray_operator.service import constants as service_constants
+from ray_operator.service import handlers as service_handlers
+from ray_operator.service.reconciler import ServiceReconciler
 from ray_operator.settings import Settings
 
 LEASE_NAME = "ray-operator-leader"
@@ -34,6 +39,7 @@ class Runtime:
     connection: Connection
     api: KubeApi
     controllers: list[Controller[Any]]
+    recorders: list[EventRecorder]
     registry: kopf.OperatorRegistry
     kopf_settings: kopf.OperatorSettings
     health: HealthState
@@ -75,7 +81,9 @@ def login_handler(connection: Connection) -> Any:
 def build_runtime(settings: Settings) -> Runtime:
     connection = load_connection()
     api = KubeApi(connection)
-    events = EventRecorder(api, component=cluster_constants.COMPONENT, instance=settings.identity)
+    events = EventRecorder(
+        api, component=cluster_constants.COMPONENT, instance=settings.identity, background=True
+    )
     reconciler = ClusterReconciler(api, events, cluster_domain=settings.cluster_domain)
     clusters: Controller[tuple[str, str]] = Controller(
         "raycluster",
@@ -86,7 +94,19 @@ def build_runtime(settings: Settings) -> Runtime:
     registry = kopf.OperatorRegistry()
     kopf.on.login(registry=registry, id="kubeconfig-or-service-account")(login_handler(connection))
     cluster_handlers.register(registry, clusters)
-    controllers: list[Controller[Any]] = [clusters]
+    dashboards = DashboardHttp()
+    resolver = DashboardResolver(settings.dashboard_map, cluster_domain=settings.cluster_domain)
+    service_events = EventRecorder(
+        api, component=service_constants.COMPONENT, instance=settings.identity
+    )
+    services: Controller[tuple[str, str]] = Controller(
+        "rayservice",
+        ServiceReconciler(api, service_events, dashboards, resolver).reconcile,
+        workers=settings.workers,
+        resync_period=settings.resync_period,
+    )
+    service_handlers.register(registry, services)
+    controllers: list[Controller[Any]] = [clusters, services]
 
     def stats() -> dict[str, Any]:
         return {
@@ -107,6 +127,7 @@ def build_runtime(settings: Settings) -> Runtime:
         connection=connection,
         api=api,
         controllers=controllers,
+        recorders=[events],
         registry=registry,
         kopf_settings=kopf_settings(settings),
         health=HealthState(stats=stats),
@@ -192,6 +213,9 @@ async def run(runtime: Runtime) -> int:
         await _quietly(asyncio.gather(reconciling, marker, return_exceptions=True))
         with contextlib.suppress(asyncio.TimeoutError, Exception):
             await asyncio.wait_for(operator, timeout=10)
+        for recorder in runtime.recorders:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(recorder.drain(), timeout=5)
         await runtime.api.close()
         await runner.cleanup()
     logger.info("ray-operator stopped")

@@ -9,6 +9,7 @@ Recording never fails a reconcile: API errors are logged and dropped.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -96,6 +97,8 @@ class EventRecorder:
         instance: str,
         clock: Clock = utc_now,
         cache_size: int = 4096,
+        background: bool = False,
+        concurrency: int = 16,
     ) -> None:
         self._api = api
         self.component = component
@@ -103,10 +106,40 @@ class EventRecorder:
         self._clock = clock
         self._cache_size = cache_size
         self._counts: OrderedDict[tuple[str, str, str, str], int] = OrderedDict()
+        self._background = background
+        self._slots = asyncio.Semaphore(concurrency)
+        self._locks: dict[tuple[str, str, str, str], asyncio.Lock] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def emit(self, ref: ObjectRef, type_: str, reason: str, message: str) -> None:
+        """Record an event. In background mode this returns at once and the API calls happen
+        in a task, so a reconcile never waits for its Events."""
+        if not self._background:
+            await self._emit_now(ref, type_, reason, message)
+            return
+        task = asyncio.create_task(self._emit_now(ref, type_, reason, message))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def drain(self) -> None:
+        """Wait for background events still being recorded."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def _emit_now(self, ref: ObjectRef, type_: str, reason: str, message: str) -> None:
         message = message[:MAX_MESSAGE_LENGTH]
         key = (ref.uid, type_, reason, message)
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        try:
+            async with self._slots, lock:
+                await self._emit_locked(ref, key, type_, reason, message)
+        finally:
+            if not lock.locked() and self._locks.get(key) is lock:
+                del self._locks[key]
+
+    async def _emit_locked(
+        self, ref: ObjectRef, key: tuple[str, str, str, str], type_: str, reason: str, message: str
+    ) -> None:
         name = event_name(ref, self.component, type_, reason, message)
         now = rfc3339(self._clock())
         try:

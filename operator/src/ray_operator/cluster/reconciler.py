@@ -104,8 +104,10 @@ class ClusterReconciler:
             plan = plan_pods(
                 cluster, pods, allow_create=allow_create, cluster_domain=self.cluster_domain
             )
-            pods = await self._execute(ref, plan, pods, failures, log)
-            service = await self._ensure_service(cluster, ref, failures, log)
+            pods, service = await asyncio.gather(
+                self._execute(ref, plan, pods, failures, log),
+                self._ensure_service(cluster, ref, failures, log),
+            )
 
         now = rfc3339(self.clock())
         observed = Observed(pods, service, [p.message for p in refused], failures, now)

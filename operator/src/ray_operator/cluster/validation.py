@@ -198,8 +198,9 @@ def _unsupported(cluster: Body) -> Iterator[Problem]:
         "headGroupSpec.ingressOptions": head.get("ingressOptions") is not None,
     }
     for group in worker_groups(cluster):
-        if group.spec.get("idleTimeoutSeconds") is not None:
-            ignored[f"workerGroupSpecs[{group.index}].idleTimeoutSeconds"] = True
+        for field in ("idleTimeoutSeconds", "priority"):
+            if group.spec.get(field) is not None:
+                ignored[f"workerGroupSpecs[{group.index}].{field}"] = True
     names = [field for field, present in ignored.items() if present]
     if names:
         yield Problem(
