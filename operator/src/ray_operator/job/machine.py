@@ -1,0 +1,438 @@
+"""The RayJob state machine: (current status, observations) -> (new status, actions).
+
+Pure: the reconciler observes (the cluster, the submitter Job, the dashboard's answer about
+the Ray job), calls `decide`, performs the actions in order and writes the status only when
+they all succeeded. Transitions follow KubeRay's `jobDeploymentStatus`:
+
+    "" -> Initializing -> Running -> Complete | Failed
+                     \\-> Waiting (InteractiveMode) -> Running
+    Running/Initializing -> Suspending -> Suspended -> ""          (spec.suspend)
+    Failed with retries left -> Retrying -> ""                       (spec.backoffLimit)
+    "" -> ValidationFailed -> "" once a new generation validates
+
+Each attempt starts at Initializing (`startTime`); its end (Retrying, Complete or Failed)
+appends to `status.attemptHistory`. `activeDeadlineSeconds` counts from the attempt's start
+and fails it with DeadlineExceeded (never retried). A retry runs on a new cluster: the old
+one and the submitter are deleted first, then a new cluster name is drawn. Whenever the
+deployment is finished the job status is terminal too (see `status.contradictions`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import timedelta
+from typing import Any
+
+from ray_operator.clock import parse_rfc3339, rfc3339
+from ray_operator.dashboard.jobs import JobInfo
+from ray_operator.dashboard.jobs import JobStatus as RayJobStatus
+from ray_operator.job import builders
+from ray_operator.job import constants as c
+from ray_operator.job.actions import (
+    Action,
+    CreateCluster,
+    CreateSubmitter,
+    Decision,
+    DeleteCluster,
+    DeleteJobRecord,
+    DeleteSubmitter,
+    Event,
+    StopJob,
+    SubmitJob,
+)
+from ray_operator.job.observations import ClusterView, Observed, Timing
+from ray_operator.job.spec import JobSpec
+from ray_operator.job.status import attempt_entry, mirror_cluster_status, with_attempt
+
+Body = Mapping[str, Any]
+D = c.DeploymentStatus
+J = c.JobStatus
+MAX_MESSAGE_LENGTH = 1024
+RESET_FIELDS = (
+    "rayClusterName",
+    "jobId",
+    "dashboardURL",
+    "message",
+    "reason",
+    "rayJobInfo",
+    "rayClusterStatus",
+    "jobStatusCheckFailureStartTime",
+    "endTime",
+)
+
+
+class _Draft:
+    """The decision being made: a copy of the status plus actions, events and requeue."""
+
+    def __init__(self, spec: JobSpec, old: Mapping[str, Any], obs: Observed, timing: Timing):
+        self.spec = spec
+        self.old = old
+        self.obs = obs
+        self.timing = timing
+        self.now = rfc3339(obs.now)
+        self.status: dict[str, Any] = {k: v for k, v in old.items() if k != "kopf"}
+        self.actions: list[Action] = []
+        self.events: list[Event] = []
+        self.requeue: float | None = None
+        self.spec_changed = old.get("observedGeneration") != spec.generation
+
+    def get(self, key: str) -> Any:
+        return self.status.get(key)
+
+    def set(self, **values: Any) -> None:
+        for key, value in values.items():
+            if value is None:
+                self.status.pop(key, None)
+            else:
+                self.status[key] = value
+
+    def again(self, seconds: float) -> None:
+        self.requeue = seconds if self.requeue is None else min(self.requeue, seconds)
+
+    def warn(self, reason: str, message: str) -> None:
+        self.events.append(Event("Warning", reason, message))
+
+    @property
+    def deployment(self) -> str:
+        return str(self.status.get("jobDeploymentStatus") or "")
+
+    @property
+    def job_status(self) -> str:
+        return str(self.status.get("jobStatus") or "")
+
+    @property
+    def valid(self) -> bool:
+        return not self.obs.problems
+
+    def message(self, text: str) -> None:
+        self.set(message=text[:MAX_MESSAGE_LENGTH] or None)
+
+    def reset_attempt(self, deployment: str) -> None:
+        for key in RESET_FIELDS:
+            self.status.pop(key, None)
+        self.set(jobDeploymentStatus=deployment, jobStatus="")
+
+
+def decide(job: Body, obs: Observed, timing: Timing | None = None) -> Decision:
+    """The next status of `job` and what to do for it, given what was observed."""
+    spec = JobSpec.of(job)
+    draft = _Draft(spec, job.get("status") or {}, obs, timing or Timing())
+    step = _STEPS.get(draft.deployment)
+    if step is None:
+        if draft.spec_changed:
+            draft.warn(
+                c.JobEvent.INVALID_RAY_JOB_STATUS,
+                f"The RayJob status is invalid: unknown jobDeploymentStatus {draft.deployment!r}",
+            )
+    else:
+        running = draft.deployment not in (D.NEW, D.VALIDATION_FAILED)
+        if running and not draft.valid and draft.spec_changed:
+            # Reported once per generation; the job keeps running (suspend is not honoured).
+            for problem in obs.problems:
+                draft.warn(problem.reason, problem.message)
+        step(draft)
+    draft.set(observedGeneration=spec.generation)
+    draft.status.setdefault("failed", 0)
+    draft.status.setdefault("succeeded", 0)
+    return Decision(draft.status, draft.actions, draft.events, draft.requeue)
+
+
+def deletion_actions(job: Body) -> list[Action]:
+    """On deletion of the RayJob: stop its Ray job if it may still run (best effort)."""
+    status = job.get("status") or {}
+    job_id = str(status.get("jobId") or "")
+    if job_id and status.get("jobStatus") not in c.TERMINAL_JOB_STATUSES:
+        return [StopJob(job_id)]
+    return []
+
+
+# Steps, one per jobDeploymentStatus.
+
+
+def _new(d: _Draft) -> None:
+    if not d.valid:
+        _refuse(d)
+        return
+    spec, (cluster_suffix, job_suffix) = d.spec, d.obs.suffixes
+    job_id = ""
+    if spec.mode != c.SubmissionMode.INTERACTIVE:
+        job_id = spec.job_id or builders.generated_name(spec.name, job_suffix)
+    d.reset_attempt(D.INITIALIZING)
+    d.set(
+        jobId=job_id or None,
+        rayClusterName=spec.selected_cluster or builders.generated_name(spec.name, cluster_suffix),
+        startTime=d.now,
+    )
+    d.again(0)
+
+
+def _refuse(d: _Draft) -> None:
+    for problem in d.obs.problems:
+        d.warn(problem.reason, problem.message)
+    d.reset_attempt(D.VALIDATION_FAILED)
+    d.set(reason=c.FailureReason.VALIDATION_FAILED)
+    d.message("; ".join(p.message for p in d.obs.problems))
+
+
+def _validation_failed(d: _Draft) -> None:
+    if not d.spec_changed:
+        return
+    if d.valid:
+        d.reset_attempt(D.NEW)
+        d.again(0)
+    else:
+        _refuse(d)
+
+
+def _suspend_requested(d: _Draft) -> bool:
+    if not (d.spec.suspend and d.valid):
+        return False
+    if d.job_status in c.ACTIVE_JOB_STATUSES:
+        d.set(jobStatus=J.STOPPED)
+    d.set(jobDeploymentStatus=D.SUSPENDING)
+    d.again(0)
+    return True
+
+
+def _deadline_passed(d: _Draft) -> bool:
+    limit = d.spec.active_deadline_seconds
+    start = d.get("startTime")
+    if limit is None or limit <= 0 or not start:
+        return False
+    deadline = parse_rfc3339(str(start)) + timedelta(seconds=limit)
+    if d.obs.now < deadline:
+        d.again((deadline - d.obs.now).total_seconds())
+        return False
+    _fail(
+        d,
+        c.FailureReason.DEADLINE_EXCEEDED,
+        f"The RayJob has passed the activeDeadlineSeconds. StartTime: {start}. "
+        f"ActiveDeadlineSeconds: {limit}",
+        job_status=J.STOPPED,
+    )
+    return True
+
+
+def _initializing(d: _Draft) -> None:
+    if _suspend_requested(d) or _deadline_passed(d):
+        return
+    name = str(d.get("rayClusterName") or "")
+    cluster = d.obs.cluster
+    d.again(d.timing.wait_period)
+    if cluster is None or not cluster.exists:
+        if d.spec.uses_selector:
+            text = f"RayCluster {d.spec.namespace}/{name} selected by clusterSelector not found"
+            d.warn(c.JobEvent.RAY_CLUSTER_NOT_FOUND, text)
+            d.message(text)
+        else:
+            d.actions.append(CreateCluster(builders.child_cluster(d.spec, name)))
+            d.message(f"Waiting for RayCluster {name} to be ready")
+        return
+    d.set(rayClusterStatus=mirror_cluster_status(cluster.status))
+    if cluster.deleting or not cluster.ready:
+        d.message(f"Waiting for RayCluster {name} to be ready")
+        return
+    d.set(dashboardURL=d.obs.dashboard_address or None)
+    d.message("")
+    if d.spec.mode == c.SubmissionMode.INTERACTIVE:
+        d.set(jobDeploymentStatus=D.WAITING)
+        return
+    if d.spec.mode == c.SubmissionMode.K8S_JOB:
+        submitter = d.obs.submitter
+        stale = (
+            submitter is not None
+            and submitter.exists
+            and submitter.submission_id not in ("", d.get("jobId"))
+        )
+        if submitter is not None and (submitter.deleting or stale):
+            if stale and not submitter.deleting:
+                d.actions.append(DeleteSubmitter(d.spec.name))
+            d.message(f"Waiting for the previous submitter Job {d.spec.name} to be deleted")
+            return
+        if submitter is None or not submitter.exists:
+            d.actions.append(CreateSubmitter(_submitter(d, cluster)))
+    d.set(jobDeploymentStatus=D.RUNNING)
+    d.again(0)
+
+
+def _submitter(d: _Draft, cluster: ClusterView) -> dict[str, Any]:
+    address = f"http://{d.get('dashboardURL') or d.obs.dashboard_address}"
+    return builders.submitter_job(d.spec, str(d.get("jobId")), address, cluster.spec)
+
+
+def _waiting(d: _Draft) -> None:
+    if _deadline_passed(d):
+        return
+    if not d.spec.job_id:
+        d.again(d.timing.wait_period)
+        return
+    d.set(jobId=d.spec.job_id, jobDeploymentStatus=D.RUNNING)
+    d.again(0)
+
+
+def _running(d: _Draft) -> None:
+    if _suspend_requested(d) or _deadline_passed(d):
+        return
+    cluster = d.obs.cluster
+    name = str(d.get("rayClusterName") or "")
+    if cluster is None or not cluster.exists:
+        text = f"RayCluster {d.spec.namespace}/{name} disappeared while the job was running"
+        d.warn(c.JobEvent.RAY_CLUSTER_NOT_FOUND, text)
+        _fail(d, c.FailureReason.CLUSTER_NOT_FOUND, text, job_status=J.FAILED, stop=False)
+        return
+    d.set(rayClusterStatus=mirror_cluster_status(cluster.status))
+    d.again(d.timing.poll_period)
+    answer = d.obs.dashboard
+    if not answer.asked:
+        return
+    if answer.error is not None:
+        d.status.setdefault("jobStatusCheckFailureStartTime", d.now)
+        return
+    d.set(jobStatusCheckFailureStartTime=None)
+    if answer.info is None:
+        _not_submitted_yet(d, cluster)
+        return
+    _track(d, answer.info)
+
+
+def _not_submitted_yet(d: _Draft, cluster: ClusterView) -> None:
+    spec, job_id = d.spec, str(d.get("jobId"))
+    if spec.mode == c.SubmissionMode.HTTP:
+        if d.obs.submission_error:
+            text = f"Job submission has failed: {d.obs.submission_error}"
+            _fail(d, c.FailureReason.SUBMISSION_FAILED, text, job_status=J.FAILED)
+        else:
+            d.actions.append(SubmitJob(builders.submission(spec, job_id)))
+        return
+    if spec.mode == c.SubmissionMode.K8S_JOB:
+        submitter = d.obs.submitter
+        if submitter is not None and submitter.failed:
+            text = f"Job submission has failed. {submitter.failure}".strip()
+            _fail(d, c.FailureReason.SUBMISSION_FAILED, text, job_status=J.FAILED)
+        elif submitter is not None and not submitter.exists:
+            d.actions.append(CreateSubmitter(_submitter(d, cluster)))
+
+
+def _track(d: _Draft, info: JobInfo) -> None:
+    times = {
+        "startTime": rfc3339(info.start_time) if info.start_time else None,
+        "endTime": rfc3339(info.end_time) if info.end_time else None,
+    }
+    d.set(
+        jobStatus=str(info.status),
+        rayJobInfo={k: v for k, v in times.items() if v} or None,
+    )
+    d.message(info.message.strip())
+    if info.status is RayJobStatus.FAILED:
+        _finish(d, D.FAILED, c.FailureReason.APP_FAILED)
+    elif info.status.terminal:
+        _finish(d, D.COMPLETE, "")
+
+
+def _fail(d: _Draft, reason: str, message: str, *, job_status: str, stop: bool = True) -> None:
+    if d.job_status not in c.TERMINAL_JOB_STATUSES:
+        job_id = str(d.get("jobId") or "")
+        if stop and job_id and d.deployment == D.RUNNING:
+            d.actions.append(StopJob(job_id))
+        d.set(jobStatus=job_status)
+    d.message(message)
+    _finish(d, D.FAILED, reason)
+
+
+def _finish(d: _Draft, result: str, reason: str) -> None:
+    """The attempt ended: count it, record it, and retry it when the spec allows."""
+    failed_before = int(d.get("failed") or 0)
+    failed = failed_before + (1 if result == D.FAILED else 0)
+    succeeded = int(d.get("succeeded") or 0)
+    if result == D.COMPLETE and d.job_status == J.SUCCEEDED:
+        succeeded += 1
+    retry = (
+        result == D.FAILED
+        and reason != c.FailureReason.DEADLINE_EXCEEDED
+        and failed < d.spec.backoff_limit + 1
+    )
+    outcome = D.RETRYING if retry else result
+    entry = attempt_entry(
+        retry_count=failed_before,
+        result=outcome,
+        start=str(d.get("startTime") or d.now),
+        end=d.now,
+        job_id=str(d.get("jobId") or ""),
+        reason=reason,
+    )
+    d.set(
+        jobDeploymentStatus=outcome,
+        failed=failed,
+        succeeded=succeeded,
+        reason=reason or None,
+        attemptHistory=with_attempt(d.get("attemptHistory"), entry),
+        endTime=None if retry else d.now,
+    )
+    d.again(0)
+
+
+def _release(d: _Draft, *, stop_job: bool) -> bool:
+    """Delete what the attempt used (its own cluster, the submitter); True once all gone."""
+    cluster, submitter = d.obs.cluster, d.obs.submitter
+    job_id = str(d.get("jobId") or "")
+    cluster_gone = cluster is None or not cluster.exists or not d.spec.owns_cluster
+    if stop_job and job_id and cluster is not None and cluster.exists and not cluster.deleting:
+        d.actions.append(StopJob(job_id))
+    if not cluster_gone and cluster is not None and not cluster.deleting:
+        d.actions.append(DeleteCluster(cluster.name))
+    submitter_gone = submitter is None or not submitter.exists
+    if submitter is not None and submitter.exists and not submitter.deleting:
+        d.actions.append(DeleteSubmitter(d.spec.name))
+    if cluster_gone and submitter_gone:
+        return True
+    d.again(d.timing.wait_period)
+    return False
+
+
+def _retrying(d: _Draft) -> None:
+    job_id = str(d.get("jobId") or "")
+    if d.spec.uses_selector and d.spec.job_id and job_id:
+        d.actions.append(DeleteJobRecord(job_id))  # the same id is submitted again
+    if _release(d, stop_job=False):
+        d.reset_attempt(D.NEW)
+        d.again(0)
+
+
+def _suspending(d: _Draft) -> None:
+    if _release(d, stop_job=True):
+        d.reset_attempt(D.SUSPENDED)
+
+
+def _suspended(d: _Draft) -> None:
+    if not d.spec.suspend:
+        d.reset_attempt(D.NEW)
+        d.again(0)
+
+
+def _finished(d: _Draft) -> None:
+    spec, cluster = d.spec, d.obs.cluster
+    if not (spec.owns_cluster and spec.shutdown_after_job_finishes):
+        return
+    end = d.get("endTime")
+    due = (parse_rfc3339(str(end)) if end else d.obs.now) + timedelta(
+        seconds=max(0, spec.ttl_seconds_after_finished)
+    )
+    if d.obs.now < due:
+        d.again((due - d.obs.now).total_seconds())
+        return
+    if cluster is not None and cluster.exists and not cluster.deleting:
+        d.actions.append(DeleteCluster(cluster.name))
+
+
+_STEPS: dict[str, Callable[[_Draft], None]] = {
+    D.NEW: _new,
+    D.VALIDATION_FAILED: _validation_failed,
+    D.INITIALIZING: _initializing,
+    D.WAITING: _waiting,
+    D.RUNNING: _running,
+    D.RETRYING: _retrying,
+    D.SUSPENDING: _suspending,
+    D.SUSPENDED: _suspended,
+    D.COMPLETE: _finished,
+    D.FAILED: _finished,
+}

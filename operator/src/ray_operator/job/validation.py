@@ -1,0 +1,109 @@
+"""Checks of a RayJob the CRD schema cannot express, and of fields this operator lacks.
+
+A problem makes a new RayJob `ValidationFailed` (reason ValidationFailed, a Warning event
+InvalidRayJobSpec or InvalidRayJobMetadata) before anything is created. The rules follow
+KubeRay's, plus a refusal of the fields this operator does not implement (SidecarMode,
+deletionStrategy), so nothing is silently ignored.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ray_operator.cluster.validation import blocking, validate_cluster
+from ray_operator.job import constants as c
+from ray_operator.job.spec import JobSpec
+
+_DNS1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+
+
+@dataclass(frozen=True)
+class JobProblem:
+    reason: c.JobEvent
+    message: str
+
+
+def _meta(spec: JobSpec) -> list[JobProblem]:
+    problems = []
+    if len(spec.name) > c.MAX_JOB_NAME_LENGTH:
+        problems.append(
+            JobProblem(
+                c.JobEvent.INVALID_RAY_JOB_METADATA,
+                f"RayJob name should be no more than {c.MAX_JOB_NAME_LENGTH} characters",
+            )
+        )
+    if not _DNS1035.match(spec.name):
+        problems.append(
+            JobProblem(
+                c.JobEvent.INVALID_RAY_JOB_METADATA,
+                "RayJob name should be a valid DNS-1035 label",
+            )
+        )
+    return problems
+
+
+def _spec(spec: JobSpec) -> list[str]:
+    raw_spec = spec.raw.get("spec") or {}
+    messages: list[str] = []
+    if spec.mode not in c.SUPPORTED_MODES:
+        messages.append(f"submissionMode {spec.mode} is not supported by this operator")
+    if spec.suspend and not spec.shutdown_after_job_finishes:
+        messages.append(
+            "a RayJob with shutdownAfterJobFinishes set to false is not allowed to be suspended"
+        )
+    if spec.uses_selector:
+        if not spec.selected_cluster:
+            messages.append(
+                f"clusterSelector must name the cluster with key {c.CLUSTER_SELECTOR_KEY}"
+            )
+        if spec.suspend:
+            messages.append("the clusterSelector mode does not support the suspend operation")
+    elif spec.cluster_spec is None:
+        messages.append("one of rayClusterSpec or clusterSelector must be set")
+    if spec.mode != c.SubmissionMode.INTERACTIVE and not spec.entrypoint:
+        messages.append("entrypoint must be set")
+    if spec.mode == c.SubmissionMode.INTERACTIVE and spec.backoff_limit > 0:
+        messages.append("backoffLimit is incompatible with InteractiveMode")
+    if spec.ttl_seconds_after_finished < 0:
+        messages.append("ttlSecondsAfterFinished must be a non-negative integer")
+    if spec.active_deadline_seconds is not None and spec.active_deadline_seconds <= 0:
+        messages.append("activeDeadlineSeconds must be a positive integer")
+    if spec.backoff_limit < 0:
+        messages.append("backoffLimit must be a non-negative integer")
+    if spec.submitter_backoff_limit < 0:
+        messages.append("submitterConfig.backoffLimit must be a non-negative integer")
+    if "deletionStrategy" in raw_spec:
+        messages.append(
+            "deletionStrategy is not supported by this operator; "
+            "use shutdownAfterJobFinishes and ttlSecondsAfterFinished"
+        )
+    template = spec.submitter_template
+    if template is not None:
+        containers = (template.get("spec") or {}).get("containers") or []
+        if not containers:
+            messages.append("submitterPodTemplate must have at least one container")
+    for parse in (spec.runtime_env, spec.resources):
+        try:
+            parse()
+        except ValueError as error:
+            messages.append(str(error))
+    if spec.cluster_spec is not None and spec.owns_cluster:
+        child = {
+            "apiVersion": "ray.io/v1",
+            "kind": "RayCluster",
+            "metadata": {"name": f"{spec.name}-xxxxx", "namespace": spec.namespace},
+            "spec": spec.cluster_spec,
+        }
+        messages += [f"rayClusterSpec: {p.message}" for p in blocking(validate_cluster(child))]
+    return messages
+
+
+def validate_job(spec: JobSpec) -> list[JobProblem]:
+    """Everything wrong with the RayJob; empty when it can run."""
+    problems = _meta(spec)
+    problems += [
+        JobProblem(c.JobEvent.INVALID_RAY_JOB_SPEC, f"The RayJob spec is invalid: {message}")
+        for message in _spec(spec)
+    ]
+    return problems
