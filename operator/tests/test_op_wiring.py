@@ -1,4 +1,5 @@
-"""kopf is configured never to touch a Ray resource's metadata, and to stream only our pods."""
+"""kopf is configured never to touch a Ray resource's metadata, and to stream only our pods,
+services and submitter Jobs."""
 
 from __future__ import annotations
 
@@ -26,7 +27,11 @@ def test_pods_and_services_are_filtered_server_side() -> None:
     selectors = {
         str(selector): value for selector, value in settings.watching.label_selectors.items()
     }
-    assert sorted(selectors.values()) == ["ray.io/cluster", "ray.io/cluster"]
+    assert sorted(selectors.values()) == [
+        "ray.io/cluster",
+        "ray.io/cluster",
+        "ray.io/originated-from-crd=RayJob",  # the RayJobs' submitter Jobs
+    ]
 
 
 def test_status_changes_do_not_change_the_fingerprint() -> None:

@@ -21,6 +21,9 @@ from ray_operator.dashboard.addresses import DashboardResolver
 from ray_operator.dashboard.client import DashboardHttp
 from ray_operator.events import EventRecorder
 from ray_operator.health import HealthState, start_health_server
+from ray_operator.job import constants as job_constants
+from ray_operator.job import handlers as job_handlers
+from ray_operator.job.reconciler import JobReconciler
 from ray_operator.kubeapi import Connection, KubeApi, load_connection
 from ray_operator.leader import LeaderElector
 from ray_operator.service import constants as service_constants
@@ -58,6 +61,7 @@ def kopf_settings(settings: Settings) -> kopf.OperatorSettings:
     result.scanning.disabled = True
     result.watching.client_timeout = 330
     cluster_handlers.watch_selectors(result)
+    job_handlers.watch_selectors(result)
     return result
 
 
@@ -106,7 +110,18 @@ def build_runtime(settings: Settings) -> Runtime:
         resync_period=settings.resync_period,
     )
     service_handlers.register(registry, services)
-    controllers: list[Controller[Any]] = [clusters, services]
+    job_events = EventRecorder(api, component=job_constants.COMPONENT, instance=settings.identity)
+    job_reconciler = JobReconciler(api, job_events, dashboards, resolver)
+    jobs: Controller[tuple[str, str]] = Controller(
+        "rayjob",
+        job_reconciler.reconcile,
+        workers=settings.workers,
+        resync_period=settings.resync_period,
+    )
+    job_handlers.register(
+        registry, jobs, on_deleted=job_reconciler.stop_deleted, forget=job_reconciler.forget
+    )
+    controllers: list[Controller[Any]] = [clusters, services, jobs]
 
     def stats() -> dict[str, Any]:
         return {
