@@ -87,3 +87,7 @@ def test_settings_are_frozen() -> None:
     settings = load_settings([], {})
     with pytest.raises(AttributeError):
         settings.log_level = "DEBUG"  # type: ignore[misc]
+
+
+def test_identity_is_unique_without_a_pod_name() -> None:
+    assert load_settings([], {}).identity != load_settings([], {}).identity

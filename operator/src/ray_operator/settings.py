@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import os
 import socket
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -167,5 +168,6 @@ def load_settings(
         cluster_domain=args.cluster_domain,
         workers=args.workers,
         resync_period=args.resync_period,
-        identity=environ.get("POD_NAME") or socket.gethostname(),
+        # Unique per process: two operators on one host must not share a lease identity.
+        identity=environ.get("POD_NAME") or f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}",
     )
