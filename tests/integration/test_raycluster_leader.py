@@ -45,6 +45,7 @@ def test_only_the_leader_reconciles_and_a_standby_takes_over(
         lease = client.CoordinationV1Api(api_client).read_namespaced_lease(
             "ray-operator-leader", namespace
         )
+        assert lease.spec is not None
         assert lease.spec.holder_identity == ("operator-a" if active is first else "operator-b")
 
         rays.create(sample(NAME, namespace))
