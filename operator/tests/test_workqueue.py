@@ -110,3 +110,28 @@ async def test_controller_requeues_when_asked_and_forgets_deleted_keys() -> None
     await asyncio.gather(runner, return_exceptions=True)
     assert 2 <= len(seen) <= 3
     assert "again" not in controller.known
+
+
+async def test_failure_logs_name_the_object() -> None:
+    from loguru import logger
+
+    records: list[dict[str, object]] = []
+    sink = logger.add(lambda message: records.append(dict(message.record["extra"])), level="ERROR")
+    done = asyncio.Event()
+
+    async def reconcile(key: tuple[str, str]) -> float | None:
+        done.set()
+        raise RuntimeError("boom")
+
+    controller: Controller[tuple[str, str]] = Controller(
+        "raycluster", reconcile, workers=1, base_delay=60, kind="RayCluster"
+    )
+    runner = asyncio.create_task(controller.run())
+    controller.enqueue(("ns", "demo"))
+    await asyncio.wait_for(done.wait(), 10)
+    await asyncio.sleep(0.05)
+    runner.cancel()
+    await asyncio.gather(runner, return_exceptions=True)
+    logger.remove(sink)
+    assert records[0]["kind"] == "RayCluster"
+    assert (records[0]["namespace"], records[0]["name"]) == ("ns", "demo")

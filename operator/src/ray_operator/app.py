@@ -94,6 +94,7 @@ def build_runtime(settings: Settings) -> Runtime:
         reconciler.reconcile,
         workers=settings.workers,
         resync_period=settings.resync_period,
+        kind=cluster_constants.KIND,
     )
     registry = kopf.OperatorRegistry()
     kopf.on.login(registry=registry, id="kubeconfig-or-service-account")(login_handler(connection))

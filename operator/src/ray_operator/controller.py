@@ -117,8 +117,10 @@ class Controller(Generic[K]):
         resync_period: float = 60.0,
         base_delay: float = 1.0,
         max_delay: float = 300.0,
+        kind: str | None = None,
     ) -> None:
         self.name = name
+        self.kind = kind
         self._reconcile = reconcile
         self._workers = workers
         self._resync_period = resync_period
@@ -168,7 +170,7 @@ class Controller(Generic[K]):
                 failures = self._failures.get(key, 0) + 1
                 self._failures[key] = failures
                 delay = backoff_delay(failures, self._base_delay, self._max_delay)
-                logger.opt(exception=True).bind(controller=self.name, key=str(key)).error(
+                logger.opt(exception=True).bind(**self._describe(key)).error(
                     "reconcile failed; retrying in {delay:.0f}s", delay=delay
                 )
                 if key in self.known:
@@ -180,6 +182,17 @@ class Controller(Generic[K]):
             finally:
                 self.stats.reconciles += 1
                 self.queue.done(key)
+
+    def _describe(self, key: K) -> dict[str, str]:
+        """Log fields naming the object: kind/namespace/name for (namespace, name) keys."""
+        fields = {"controller": self.name}
+        if isinstance(key, tuple) and len(key) == 2:
+            fields.update(namespace=str(key[0]), name=str(key[1]))
+            if self.kind:
+                fields["kind"] = self.kind
+        else:
+            fields["key"] = str(key)
+        return fields
 
     async def _resync(self) -> None:
         while True:
