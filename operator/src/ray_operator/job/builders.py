@@ -81,6 +81,23 @@ def _number(value: float) -> str:
     return format(value, "g")
 
 
+def entrypoint_words(entrypoint: str) -> list[str]:
+    """The arguments after `ray job submit --` that make Ray run exactly `entrypoint`.
+
+    The CLI joins them with `shlex.join` and Ray runs the result with a shell. When that
+    join gives the entrypoint back, its words are passed; otherwise (shell syntax such as
+    `&&`, `$VAR` or globs, or quoting in another style) it is passed whole to `sh -c`, so
+    the shell sees exactly what the user wrote.
+    """
+    try:
+        words = shlex.split(entrypoint)
+    except ValueError:
+        words = []
+    if words and shlex.join(words) == entrypoint:
+        return words
+    return ["sh", "-c", entrypoint]
+
+
 def submit_script(spec: JobSpec) -> str:
     """The submitter's bash script (idempotent: submits only an unknown submission id)."""
     address = f'"${c.ENV_DASHBOARD_ADDRESS}"'
@@ -99,9 +116,7 @@ def submit_script(spec: JobSpec) -> str:
     resources = spec.resources()
     if resources:
         submit += ["--entrypoint-resources", shlex.quote(json.dumps(resources, sort_keys=True))]
-    # One quoted argument: `ray job submit` joins what follows "--" with spaces, so a single
-    # argument keeps the entrypoint's own quoting intact.
-    submit += ["--", shlex.quote(spec.entrypoint)]
+    submit += ["--", *(shlex.quote(word) for word in entrypoint_words(spec.entrypoint))]
     return "\n".join(
         [
             f"if ! ray job status --address {address} {job} >/dev/null 2>&1; then",
