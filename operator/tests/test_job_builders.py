@@ -261,6 +261,7 @@ def test_http_submission() -> None:
         ({"runtimeEnvYAML": "a: [unclosed"}, "runtimeEnvYAML is not YAML"),
         ({"entrypointResources": '{"x": "many"}'}, "entrypointResources"),
         ({"deletionStrategy": {"onSuccess": {"policy": "DeleteCluster"}}}, "deletionStrategy"),
+        ({"preRunningDeadlineSeconds": 60}, "preRunningDeadlineSeconds"),
         ({"submitterPodTemplate": {"spec": {"containers": []}}}, "submitterPodTemplate"),
         (
             {"rayClusterSpec": {"headGroupSpec": {"template": {"spec": {"containers": []}}}}},

@@ -3,7 +3,7 @@
 A problem makes a new RayJob `ValidationFailed` (reason ValidationFailed, a Warning event
 InvalidRayJobSpec or InvalidRayJobMetadata) before anything is created. The rules follow
 KubeRay's, plus a refusal of the fields this operator does not implement (SidecarMode,
-deletionStrategy), so nothing is silently ignored.
+deletionStrategy, preRunningDeadlineSeconds), so nothing is silently ignored.
 """
 
 from __future__ import annotations
@@ -73,6 +73,10 @@ def _spec(spec: JobSpec) -> list[str]:
         messages.append("backoffLimit must be a non-negative integer")
     if spec.submitter_backoff_limit < 0:
         messages.append("submitterConfig.backoffLimit must be a non-negative integer")
+    if "preRunningDeadlineSeconds" in raw_spec:
+        messages.append(
+            "preRunningDeadlineSeconds is not supported by this operator; use activeDeadlineSeconds"
+        )
     if "deletionStrategy" in raw_spec:
         messages.append(
             "deletionStrategy is not supported by this operator; "
