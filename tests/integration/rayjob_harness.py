@@ -14,6 +14,7 @@ import os
 import subprocess
 import urllib.error
 import urllib.request
+from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
 
@@ -54,6 +55,10 @@ def rayjob(name: str, **spec: Any) -> Json:
         "metadata": {"name": name},
         "spec": {k: v for k, v in body.items() if v is not None},
     }
+
+
+def parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def point_map(path: Path, namespace: str, url: str) -> None:

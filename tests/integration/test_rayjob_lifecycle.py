@@ -13,11 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from exporter_harness import apply_crds
+from exporter_harness import ExporterProcess, apply_crds, samples
+from exporter_harness import value as metric_value
 from kubernetes import client
 from raycluster_harness import OperatorProcess, wait_for
 from rayjob_harness import (
     RayJobs,
+    parse_time,
     point_map,
     ray_job,
     rayjob,
@@ -128,3 +130,154 @@ def test_k8s_job_mode_submitter_command_runs_with_the_real_ray_cli(
     assert [(e["result"], e["retryCount"], e["jobId"]) for e in history] == [
         ("Complete", 0, done["jobId"])
     ]
+
+
+def fail_first(counter: Path, failures: int) -> str:
+    """An entrypoint that fails its first `failures` runs (a counter file on this machine)."""
+    return (
+        f"n=$(cat {counter} 2>/dev/null || echo 0); n=$((n+1)); echo $n > {counter}; "
+        f'echo "run $n"; test "$n" -gt {failures}'
+    )
+
+
+def test_http_mode_failure_and_garbage_collection(
+    operator: OperatorProcess, jobs: RayJobs, ray_head: RayHead
+) -> None:
+    jobs.create(
+        rayjob(
+            "fails",
+            submissionMode="HTTPMode",
+            entrypoint="python -c 'import sys; print(\"about to fail\"); sys.exit(3)'",
+        )
+    )
+    done = finished(jobs, "fails")
+    assert done["jobDeploymentStatus"] == "Failed"
+    assert done["jobStatus"] == "FAILED"
+    assert done["reason"] == "AppFailed"
+    assert "exit code 3" in done["message"]
+    assert (done["failed"], done["succeeded"]) == (1, 0)
+    assert done["endTime"] >= done["startTime"]
+    [attempt] = done["attemptHistory"]
+    assert (attempt["result"], attempt["retryCount"], attempt["reason"]) == (
+        "Failed",
+        0,
+        "AppFailed",
+    )
+    info = ray_job(ray_head, done["jobId"])
+    assert info is not None
+    assert info["status"] == "FAILED"
+    assert jobs.submitter("fails") is None  # HTTPMode: the operator submitted it
+    [cluster] = jobs.clusters()
+    assert cluster["metadata"]["name"] == done["rayClusterName"]
+    labels = cluster["metadata"]["labels"]
+    assert labels["ray.io/originated-from-crd"] == "RayJob"
+    assert labels["ray.io/originated-from-cr-name"] == "fails"
+
+    jobs.delete("fails")  # garbage collection removes the child cluster
+    wait_for("the child cluster to be collected", lambda: not jobs.clusters(), timeout=120)
+
+
+def test_backoff_limit_retries_on_new_clusters_and_the_exporter_reports_each_attempt(
+    operator: OperatorProcess,
+    jobs: RayJobs,
+    ray_head: RayHead,
+    kube_cluster: Any,
+    tmp_path: Path,
+) -> None:
+    jobs.create(
+        rayjob(
+            "flaky",
+            submissionMode="HTTPMode",
+            backoffLimit=2,
+            entrypoint=fail_first(tmp_path / "runs", 2),
+        )
+    )
+    done = finished(jobs, "flaky", timeout=300)
+    assert done["jobDeploymentStatus"] == "Complete"
+    assert done["jobStatus"] == "SUCCEEDED"
+    assert (done["failed"], done["succeeded"]) == (2, 1)
+    history = done["attemptHistory"]
+    assert [(e["result"], e["retryCount"]) for e in history] == [
+        ("Retrying", 0),
+        ("Retrying", 1),
+        ("Complete", 2),
+    ]
+    job_ids = [e["jobId"] for e in history]
+    assert len(set(job_ids)) == 3
+    assert [ray_job(ray_head, j)["status"] for j in job_ids] == [  # type: ignore[index]
+        "FAILED",
+        "FAILED",
+        "SUCCEEDED",
+    ]
+    created = [e["message"] for e in jobs.events("flaky", "CreatedRayCluster")]
+    deleted = [e["message"] for e in jobs.events("flaky", "DeletedRayCluster")]
+    assert len(created) == 3, created  # one new cluster per attempt
+    assert len(deleted) == 2, deleted  # the failed attempts' clusters are gone
+    assert [c["metadata"]["name"] for c in jobs.clusters()] == [done["rayClusterName"]]
+
+    exporter = ExporterProcess(
+        kube_cluster.env(), tmp_path / "exporter.log", "--namespaces", jobs.namespace
+    )
+    try:
+        body = exporter.wait_metrics(
+            "the attempt durations",
+            lambda b: (
+                b"kuberay_job_execution_duration_seconds{" in b
+                and b'deployment_status="Complete"' in b
+            ),
+            timeout=120,
+        )
+    finally:
+        exporter.stop()
+    uid = jobs.get("flaky")["metadata"]["uid"]  # type: ignore[index]
+    durations = {
+        (labels["job_deployment_status"], labels["retry_count"]): value
+        for name, label_pairs, value in samples(body, jobs.namespace)
+        if name == "kuberay_job_execution_duration_seconds"
+        for labels in [dict(label_pairs)]
+    }
+    expected = {
+        (e["result"], str(e["retryCount"])): (
+            parse_time(e["endTime"]) - parse_time(e["startTime"])
+        ).total_seconds()
+        for e in history
+    }
+    assert durations == expected
+    assert all(seconds >= 0 for seconds in durations.values())
+    assert (
+        metric_value(body, "kuberay_job_deployment_status", uid=uid, deployment_status="Complete")
+        == 1.0
+    )
+    assert metric_value(body, "kuberay_job_info", uid=uid, name="flaky") == 1.0
+
+
+def test_active_deadline_fails_and_stops_the_ray_job(
+    operator: OperatorProcess, jobs: RayJobs, ray_head: RayHead
+) -> None:
+    jobs.create(
+        rayjob(
+            "slow",
+            submissionMode="HTTPMode",
+            backoffLimit=3,
+            activeDeadlineSeconds=45,
+            entrypoint="sleep 600",
+        )
+    )
+    running = wait_for(
+        "the Ray job to run", lambda: jobs.status("slow").get("jobStatus") == "RUNNING", 120
+    )
+    assert running
+    job_id = jobs.status("slow")["jobId"]
+    done = finished(jobs, "slow")
+    assert done["jobDeploymentStatus"] == "Failed"
+    assert done["reason"] == "DeadlineExceeded"
+    assert done["jobStatus"] == "STOPPED"
+    assert done["failed"] == 1  # a deadline is not retried, whatever backoffLimit says
+    assert [e["result"] for e in done["attemptHistory"]] == ["Failed"]
+    elapsed = parse_time(done["endTime"]) - parse_time(done["startTime"])
+    assert elapsed.total_seconds() >= 45
+    wait_for(
+        "Ray to stop the job",
+        lambda: (ray_job(ray_head, job_id) or {}).get("status") == "STOPPED",
+        timeout=60,
+    )
