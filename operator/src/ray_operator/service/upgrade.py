@@ -263,7 +263,9 @@ def _dangling(p: _Pass, keep: set[str]) -> float | None:
         except ValueError:
             deadline = None
         if deadline is None:
+            # Whole seconds, rounded up: the annotation never says earlier than the delay.
             deadline = p.observed.now + delay
+            deadline += timedelta(microseconds=-deadline.microsecond % 1_000_000)
             if delay.total_seconds() > 0:
                 p.actions.append(ScheduleDeletion(name, rfc3339(deadline)))
         remaining = (deadline - p.observed.now).total_seconds()
