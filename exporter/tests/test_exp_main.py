@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -32,3 +33,30 @@ def test_bad_settings_exit_2_with_usage() -> None:
     result = run("--total-shards", "0")
     assert result.returncode == 2
     assert "usage: ray-exporter" in result.stderr
+
+
+def test_sigterm_stops_cleanly_even_while_the_api_is_unreachable(tmp_path: Path) -> None:
+    """Watch threads retrying against a dead apiserver still let the process exit 0."""
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
+        "clusters: [{name: c, cluster: {server: 'https://127.0.0.1:9'}}]\n"
+        "users: [{name: u, user: {token: t}}]\n"
+        "contexts: [{name: c, context: {cluster: c, user: u}}]\n"
+    )
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("KUBE", "RAY_EXPORTER_"))}
+    clean["KUBECONFIG"] = str(kubeconfig)
+    process = subprocess.Popen(
+        [str(ENTRY), "--listen-address", "127.0.0.1:0"],
+        env=clean,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    for line in process.stdout:  # wait until it serves and has failed at least once
+        if "list/watch failed" in line:
+            break
+    process.send_signal(signal.SIGTERM)
+    out, _ = process.communicate(timeout=60)
+    assert process.returncode == 0, out
+    assert '"msg": "stopped"' in out

@@ -294,9 +294,10 @@ def exporter_env(base: dict[str, str], kubeconfig: str | os.PathLike[str]) -> di
 
 @contextlib.contextmanager
 def exporter_running(env: dict[str, str], log_path: Path, *args: str) -> Iterator[ExporterProcess]:
-    """A started exporter, stopped (SIGTERM) when the block ends."""
+    """A started exporter, stopped with SIGTERM when the block ends; it must exit 0."""
     process = ExporterProcess(env, log_path, *args)
     try:
         yield process
     finally:
-        process.stop()
+        code = process.stop()
+    assert code == 0, f"exporter exited with {code} on SIGTERM: {process.logs()}"

@@ -108,14 +108,14 @@ class Watcher(threading.Thread):
         self._store = store
         self._tracker = tracker
         self._metrics = metrics
-        self._stop = stop
+        self._stopping = stop
         self._listed_once = False
         self._log = logger.bind(
             kind=resource.kind, **({"namespace": namespace} if namespace else {})
         )
 
     def run(self) -> None:
-        while not self._stop.is_set():
+        while not self._stopping.is_set():
             retrying = Retrying(
                 retry=retry_if_exception(
                     lambda error: not isinstance(error, HealthyWatchEndedError)
@@ -123,7 +123,7 @@ class Watcher(threading.Thread):
                 wait=wait_exponential_jitter(
                     initial=BACKOFF_INITIAL_SECONDS, max=BACKOFF_MAX_SECONDS, jitter=1.0
                 ),
-                stop=lambda _state: self._stop.is_set(),
+                stop=lambda _state: self._stopping.is_set(),
                 sleep=self._sleep,
                 before_sleep=self._failed,
                 reraise=True,
@@ -133,11 +133,11 @@ class Watcher(threading.Thread):
             except HealthyWatchEndedError as ended:
                 self._count_error(ended.cause)
             except Exception as error:  # only when stopping mid-retry
-                if not self._stop.is_set():
+                if not self._stopping.is_set():
                     self._log.opt(exception=error).error("watch loop ended unexpectedly")
 
     def _sleep(self, seconds: float) -> None:
-        self._stop.wait(seconds)
+        self._stopping.wait(seconds)
 
     def _failed(self, state: RetryCallState) -> None:
         error = state.outcome.exception() if state.outcome is not None else None
@@ -161,7 +161,7 @@ class Watcher(threading.Thread):
         version = self._relist()
         healthy_since: float | None = None
         try:
-            while not self._stop.is_set():
+            while not self._stopping.is_set():
                 timeout = random.randint(*WATCH_TIMEOUT_SECONDS)
                 started = time.monotonic()
                 events = self._api.watch(self.scope, version, timeout)
@@ -170,12 +170,12 @@ class Watcher(threading.Thread):
                     version = self._apply(event, version)
                     if healthy_since is None:
                         healthy_since = started
-                    if self._stop.is_set():
+                    if self._stopping.is_set():
                         return
                 if healthy_since is None and time.monotonic() - started >= HEALTHY_AFTER_SECONDS:
                     healthy_since = started
         except Exception as error:
-            if self._stop.is_set():
+            if self._stopping.is_set():
                 return
             self._tracker.down(self.stream)
             if healthy_since is not None:
