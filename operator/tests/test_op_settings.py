@@ -22,7 +22,7 @@ def test_defaults() -> None:
         leader_election_namespace="ops",
         dashboard_map=None,
         cluster_domain="cluster.local",
-        workers=8,
+        workers=16,
         resync_period=60.0,
         identity="op-0",
     )

@@ -15,7 +15,7 @@ service account is used.
 | --leader-election-namespace NS | RAY_OPERATOR_LEADER_ELECTION_NAMESPACE | POD_NAMESPACE |
 | --dashboard-map FILE | RAY_OPERATOR_DASHBOARD_MAP | none |
 | --cluster-domain DOMAIN | RAY_OPERATOR_CLUSTER_DOMAIN | cluster.local |
-| --workers N | RAY_OPERATOR_WORKERS | 8 (concurrent reconciles per kind) |
+| --workers N | RAY_OPERATOR_WORKERS | 16 (concurrent reconciles per kind) |
 | --resync-period SECONDS | RAY_OPERATOR_RESYNC_PERIOD | 60 |
 """
 
@@ -51,7 +51,7 @@ class Settings:
     leader_election_namespace: str = "default"
     dashboard_map: Path | None = None
     cluster_domain: str = "cluster.local"
-    workers: int = 8
+    workers: int = 16
     resync_period: float = 60.0
     identity: str = "ray-operator"
 
@@ -142,7 +142,7 @@ def parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
     )
     p.add_argument("--dashboard-map", default=env("dashboard-map", ""))
     p.add_argument("--cluster-domain", default=env("cluster-domain", "cluster.local"))
-    p.add_argument("--workers", type=_positive_int, default=env("workers", "8"))
+    p.add_argument("--workers", type=_positive_int, default=env("workers", "16"))
     p.add_argument("--resync-period", type=_positive_float, default=env("resync-period", "60"))
     return p
 
