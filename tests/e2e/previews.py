@@ -289,6 +289,23 @@ def draw_bargauge(cell: Cell, panel: Json, results: list[list[Json]]) -> None:
     ax.tick_params(axis="y", labelsize=7.5, colors=TEXT, length=0)
 
 
+TABLE_CHAR_IN = 0.066
+"""Width of a character of the tables' 7 pt text, with some slack, in inches."""
+
+
+def column_widths(rows: list[list[str]], available: float) -> list[int]:
+    """Characters per column: the longest text plus padding, the widest cut until all fit."""
+    widths = [max(len(r[i]) for r in rows) + 2 for i in range(len(rows[0]))]
+    while sum(widths) > available and max(widths) > 8:
+        widths[widths.index(max(widths))] -= 1
+    return widths
+
+
+def clip(text: str, width: int) -> str:
+    """Text cut with an ellipsis to fit `width` characters (padding included), like Grafana."""
+    return text if len(text) <= width - 2 else text[: width - 3] + "…"
+
+
 def draw_table(cell: Cell, panel: Json, results: list[list[Json]]) -> None:
     frame(cell, panel["title"])
     ax = cell.axes(PAD_IN, PAD_IN, PAD_IN, TITLE_IN + 0.05)
@@ -308,6 +325,8 @@ def draw_table(cell: Cell, panel: Json, results: list[list[Json]]) -> None:
     if not rows:
         _no_data(ax)
         return
+    widths = column_widths([headers, *rows], (cell.w - 2 * PAD_IN) / TABLE_CHAR_IN)
+    rows = [[clip(text, width) for text, width in zip(r, widths, strict=True)] for r in rows]
     row_height = min(0.21 / ax_height(cell, ax), 1 / (len(rows) + 1))
     height = row_height * (len(rows) + 1)
     table = ax.table(
@@ -319,9 +338,8 @@ def draw_table(cell: Cell, panel: Json, results: list[list[Json]]) -> None:
     )
     table.auto_set_font_size(False)
     table.set_fontsize(7)
-    chars = [max(len(str(r[i])) for r in [headers, *rows]) + 2 for i in range(len(headers))]
     for (row, column), box in table.get_celld().items():
-        box.set_width(chars[column] / sum(chars))
+        box.set_width(widths[column] / sum(widths))
         box.set_edgecolor(BORDER)
         box.set_facecolor("#22252b" if row == 0 else PANEL)
         box.get_text().set_color(TEXT if row else MUTED)
