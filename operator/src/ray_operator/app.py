@@ -109,6 +109,7 @@ def build_runtime(settings: Settings) -> Runtime:
         ServiceReconciler(api, service_events, dashboards, resolver).reconcile,
         workers=settings.workers,
         resync_period=settings.resync_period,
+        kind=service_constants.KIND,
     )
     service_handlers.register(registry, services)
     job_events = EventRecorder(api, component=job_constants.COMPONENT, instance=settings.identity)
