@@ -5,6 +5,8 @@ head's own view of a job.
 The operator and the exporter run as real subprocesses (raycluster_harness.OperatorProcess,
 exporter_harness.ExporterProcess). The map entry `<namespace>/*` sends every RayCluster of a
 test namespace, whatever its generated name, to the module's Ray head.
+
+The fixtures are in rayjob_fixtures.py (`pytest_plugins = ["rayjob_fixtures"]`).
 """
 
 from __future__ import annotations
@@ -21,11 +23,13 @@ from typing import Any, cast
 import yaml
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
+from raycluster_harness import wait_for
 
 from localkube.ray import RayHead
 
 Json = dict[str, Any]
 GROUP, VERSION = "ray.io", "v1"
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 
 
 def head_template() -> Json:
@@ -80,6 +84,16 @@ def ray_job(head: RayHead, job_id: str) -> Json | None:
         if error.code == 404:
             return None
         raise
+
+
+def ray_logs(head: RayHead, job_id: str) -> str:
+    with urllib.request.urlopen(f"{head.dashboard_url}/api/jobs/{job_id}/logs", timeout=10) as r:
+        return str(json.loads(r.read()).get("logs", ""))
+
+
+def sample(name: str) -> Json:
+    """A manifest of samples/ (namespace left to the caller's API call)."""
+    return cast(Json, yaml.safe_load((SAMPLES / name).read_text()))
 
 
 def ray_jobs(head: RayHead) -> list[Json]:
@@ -181,3 +195,12 @@ class RayJobs:
     def in_state(self, name: str, *deployment: str) -> Json | None:
         status = self.status(name)
         return status if status.get("jobDeploymentStatus") in deployment else None
+
+
+def finished(jobs: RayJobs, name: str, timeout: float = 180) -> dict[str, Any]:
+    status: dict[str, Any] = wait_for(
+        f"RayJob {name} to finish",
+        lambda: jobs.in_state(name, "Complete", "Failed", "ValidationFailed"),
+        timeout=timeout,
+    )
+    return status

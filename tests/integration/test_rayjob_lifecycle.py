@@ -8,19 +8,17 @@ itself (with the real `ray` CLI against the local head), which is what the pod w
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from exporter_harness import ExporterProcess, apply_crds, samples
+from exporter_harness import ExporterProcess, samples
 from exporter_harness import value as metric_value
-from kubernetes import client
 from raycluster_harness import OperatorProcess, wait_for
 from rayjob_harness import (
     RayJobs,
+    finished,
     parse_time,
-    point_map,
     ray_job,
     rayjob,
     run_submitter,
@@ -29,60 +27,7 @@ from rayjob_harness import (
 from localkube.ray import RayHead
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def crds(kube_cluster: Any) -> None:
-    apply_crds(kube_cluster.env())
-
-
-@pytest.fixture(scope="module")
-def ray_head(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RayHead]:
-    head = RayHead(tmp_path_factory.mktemp("ray-head"))
-    try:
-        yield head
-    finally:
-        head.stop()
-
-
-@pytest.fixture(scope="module")
-def dashboard_map(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("dashboard-map") / "map.yaml"
-
-
-@pytest.fixture
-def jobs(api_client: client.ApiClient, namespace: str) -> RayJobs:
-    return RayJobs(api_client, namespace)
-
-
-@pytest.fixture
-def operator(
-    kube_cluster: Any,
-    crds: None,
-    namespace: str,
-    tmp_path: Path,
-    ray_head: RayHead,
-    dashboard_map: Path,
-) -> Iterator[OperatorProcess]:
-    point_map(dashboard_map, namespace, ray_head.dashboard_url)
-    with OperatorProcess(
-        kube_cluster.env(),
-        tmp_path / "operator.log",
-        "--namespaces",
-        namespace,
-        "--dashboard-map",
-        str(dashboard_map),
-    ) as op:
-        yield op
-
-
-def finished(jobs: RayJobs, name: str, timeout: float = 180) -> dict[str, Any]:
-    status: dict[str, Any] = wait_for(
-        f"RayJob {name} to finish",
-        lambda: jobs.in_state(name, "Complete", "Failed", "ValidationFailed"),
-        timeout=timeout,
-    )
-    return status
+pytest_plugins = ["rayjob_fixtures"]  # ray_head, dashboard_map, crds, jobs, operator
 
 
 def test_k8s_job_mode_submitter_command_runs_with_the_real_ray_cli(
