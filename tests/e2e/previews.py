@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,15 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
+from e2e.panel_text import (
+    TABLE_CHAR_IN,
+    clip,
+    column_widths,
+    fmt,
+    legend,
+    mapped,
+    threshold_color,
+)
 from e2e.stack import substitute
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
@@ -33,7 +41,6 @@ Json = dict[str, Any]
 
 BACKGROUND, PANEL, BORDER = "#111217", "#181b1f", "#2c3235"
 TEXT, MUTED = "#ccccdc", "#8e8e9e"
-COLORS = {"green": "#73bf69", "orange": "#ff9830", "red": "#f2495c"}
 PALETTE = [
     "#73bf69", "#f2cc0c", "#8ab8ff", "#ff780a", "#f2495c", "#5794f2",
     "#b877d9", "#705da0", "#37872d", "#fade2a", "#447ebc", "#c15c17",
@@ -48,52 +55,6 @@ class Source(Protocol):
     def query(self, expr: str) -> list[Json]: ...
 
     def query_range(self, expr: str, start: float, end: float, step: float) -> Any: ...
-
-
-# -- text --------------------------------------------------------------------------------
-
-
-def fmt(value: float, unit: str) -> str:
-    """A value as Grafana would print it for the few units the dashboards use."""
-    if math.isnan(value):
-        return "NaN"
-    if unit == "s":
-        if value == 0:
-            return "0 s"
-        if value < 1e-3:
-            return f"{value * 1e6:.0f} µs"
-        if value < 1:
-            return f"{value * 1e3:.1f} ms"
-        if value < 60:
-            return f"{value:.3g} s"
-        minutes, seconds = divmod(round(value), 60)
-        return f"{minutes}m {seconds}s" if minutes < 60 else f"{minutes / 60:.1f} h"
-    suffix = " ops/s" if unit == "ops" else ""
-    text = f"{value:.0f}" if value == int(value) else f"{value:.3g}"
-    return text + suffix
-
-
-def legend(fmt_string: str, labels: dict[str, str], expr: str) -> str:
-    if fmt_string in ("", "__auto"):
-        shown = {k: v for k, v in labels.items() if k != "__name__"}
-        return "{" + ", ".join(f'{k}="{v}"' for k, v in shown.items()) + "}" if shown else expr
-    return re.sub(r"\{\{\s*(\w+)\s*\}\}", lambda m: labels.get(m.group(1), ""), fmt_string)
-
-
-def threshold_color(value: float, steps: list[Json]) -> str:
-    color = steps[0]["color"]
-    for step in steps[1:]:
-        if not math.isnan(value) and value >= step["value"]:
-            color = step["color"]
-    return str(COLORS.get(color, color))
-
-
-def mapped(value: float, mappings: list[Json]) -> tuple[str, str] | None:
-    for mapping in mappings:
-        option = mapping.get("options", {}).get(fmt(value, "none"))
-        if option:
-            return str(option["text"]), str(COLORS.get(option["color"], option["color"]))
-    return None
 
 
 # -- panels ------------------------------------------------------------------------------
@@ -287,23 +248,6 @@ def draw_bargauge(cell: Cell, panel: Json, results: list[list[Json]]) -> None:
     for y, value in enumerate(values):
         ax.text(value + top * 0.015, y, fmt(value, unit), color=TEXT, va="center", fontsize=8)
     ax.tick_params(axis="y", labelsize=7.5, colors=TEXT, length=0)
-
-
-TABLE_CHAR_IN = 0.066
-"""Width of a character of the tables' 7 pt text, with some slack, in inches."""
-
-
-def column_widths(rows: list[list[str]], available: float) -> list[int]:
-    """Characters per column: the longest text plus padding, the widest cut until all fit."""
-    widths = [max(len(r[i]) for r in rows) + 2 for i in range(len(rows[0]))]
-    while sum(widths) > available and max(widths) > 8:
-        widths[widths.index(max(widths))] -= 1
-    return widths
-
-
-def clip(text: str, width: int) -> str:
-    """Text cut with an ellipsis to fit `width` characters (padding included), like Grafana."""
-    return text if len(text) <= width - 2 else text[: width - 3] + "…"
 
 
 def draw_table(cell: Cell, panel: Json, results: list[list[Json]]) -> None:
