@@ -67,6 +67,12 @@ cluster-down: ## Stop the local control plane
 dev: venv tools ## Local cluster + CRDs + operator + exporter + Prometheus + samples
 	@bash hack/dev.sh
 
+# -- generated sources ---------------------------------------------------------
+
+.PHONY: crds
+crds: venv ## Regenerate the CRDs in charts/ray-operator/crds/ (a test fails when they drift)
+	$(PY) operator/hack/gen_crds.py
+
 # -- chart --------------------------------------------------------------------
 
 .PHONY: chart-sync
