@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import timedelta
+from enum import StrEnum
 from typing import Any
 
 from ray_operator.clock import parse_rfc3339, rfc3339
@@ -84,7 +85,8 @@ class _Draft:
             if value is None:
                 self.status.pop(key, None)
             else:
-                self.status[key] = value
+                # Plain strings: the status is JSON, and logs show it with repr().
+                self.status[key] = str(value) if isinstance(value, StrEnum) else value
 
     def again(self, seconds: float) -> None:
         self.requeue = seconds if self.requeue is None else min(self.requeue, seconds)

@@ -63,13 +63,13 @@ def attempt_entry(
 ) -> Status:
     entry: Status = {
         "retryCount": retry_count,
-        "result": result,
+        "result": str(result),
         "startTime": start,
         "endTime": end,
         "jobId": job_id,
     }
     if reason:
-        entry["reason"] = reason
+        entry["reason"] = str(reason)
     return entry
 
 
