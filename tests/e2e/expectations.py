@@ -19,6 +19,8 @@ from typing import Any
 
 from e2e.world import Created, World, cluster, job, prom_quantile, service
 
+from ray_exporter.fields import Problem
+
 Labels = frozenset[tuple[str, str]]
 PanelKey = tuple[str, str, str]
 """(dashboard uid, panel title, target refId)."""
@@ -295,7 +297,12 @@ def exporter_expectations(w: World, instance: str, version: str) -> dict[PanelKe
     per_resource = [labels(resource=r) for r in RESOURCES]
     per_target = [labels(instance=instance, resource=r) for r in RESOURCES]
     held = Counter(o.resource for o in w.objects)
-    malformed = {labels(resource="rayjobs", reason="negative_duration")}
+    # Every resource/reason pair exists from the exporter's start, at 0 until it happens.
+    malformed = {
+        labels(resource=resource, reason=problem.value)
+        for resource in ("rayclusters", "rayjobs", "rayservices")
+        for problem in Problem
+    }
     assert w.malformed_attempts(), "the spread must hold a malformed object for this panel"
     scrape = shaped([NO_LABELS], _positive, "a positive duration")
     render = shaped([NO_LABELS], bound="any value (NaN while nothing renders)", peaks=[NO_LABELS])

@@ -198,12 +198,6 @@ def test_exporter_panel(stack: Stack, key: tuple[str, str, str]) -> None:
     check_panel(stack, key, expr, expected[key])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ray-exporter creates ray_exporter_object_errors_total{resource,reason} at its "
-    "first increment, so rate() never sees that increment: the exporter should start every "
-    "(resource, reason) at 0",
-)
 def test_first_malformed_object_shows_in_the_errors_panel(stack: Stack) -> None:
     key = (EXPORTER_UID, "Malformed objects by reason", "A")
     expr = substitute(EXPORTER_TARGETS[key], exporter_variables(stack))

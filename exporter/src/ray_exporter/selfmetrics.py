@@ -22,6 +22,8 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, Info
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from ray_exporter.fields import Problem
+
 WATCH_EVENT_TYPES = ("ADDED", "MODIFIED", "DELETED", "BOOKMARK")
 RENDER_BUCKETS = (0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25)
 SCRAPE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -165,3 +167,6 @@ class SelfMetrics:
             self.relists.labels(resource)
             for event_type in WATCH_EVENT_TYPES:
                 self.watch_events.labels(resource, event_type)
+            # Every reason starts at 0, so rate() sees the first malformed object too.
+            for problem in Problem:
+                self.object_errors.labels(resource, problem.value)
