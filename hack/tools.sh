@@ -11,7 +11,9 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=../tools/versions.env
 source "$ROOT/tools/versions.env"
 TOOLS_CACHE=${TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ray-operator/tools}
-LINK_DIR=$ROOT/.tools/bin
+# A scratch build (TOOLS_CACHE elsewhere) should also set TOOLS_LINK_DIR, so the
+# repo's links keep pointing at the real cache.
+LINK_DIR=${TOOLS_LINK_DIR:-$ROOT/.tools/bin}
 export GOFLAGS=-buildvcs=false CGO_ENABLED=0
 mkdir -p "$TOOLS_CACHE" "$LINK_DIR"
 
@@ -154,7 +156,7 @@ GO
 
 link_share() {
   # Stage files, ct config and the helm plugin dir at stable paths in the repo.
-  local share=$ROOT/.tools/share name target
+  local share=${LINK_DIR%/bin}/share name target
   mkdir -p "$share"
   for pair in "kwok-stages=kwok-$KWOK_VERSION-r$RECIPE/share/kwok-stages" \
     "ct-etc=chart-testing-$CHART_TESTING_VERSION-r$RECIPE/share/ct-etc" \
