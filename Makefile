@@ -93,6 +93,7 @@ lint: venv ## ruff, ruff format, mypy --strict, import contracts
 	$(VENV)/bin/mypy --strict tests/localkube
 	MYPYPATH=dashboards $(VENV)/bin/mypy --strict dashboards/build.py dashboards/ray_dashboards
 	$(VENV)/bin/mypy --strict hack/gen_chart_docs.py tests/chart
+	MYPYPATH=tests:dashboards $(VENV)/bin/mypy --strict --explicit-package-bases tests/e2e
 	$(VENV)/bin/lint-imports
 
 .PHONY: test-unit
@@ -113,6 +114,10 @@ test-e2e: venv tools ray-env ## Real Prometheus and Alertmanager against the rea
 
 .PHONY: test
 test: lint test-unit test-chart test-integration test-e2e ## Everything CI runs
+
+.PHONY: dashboard-previews
+dashboard-previews: venv tools ## Redraw docs/img/*.png from a real e2e run's query results
+	WRITE_DASHBOARD_PREVIEWS=1 $(PYTEST) -m e2e tests/e2e/test_dashboards_alerts.py
 
 # -- benchmarks (opt-in; they print figures, they assert no timings) ------------
 

@@ -54,6 +54,8 @@ def _http_json(url: str, data: bytes | None = None) -> Any:
 class _Process:
     """A tools binary started with its log in `workdir`, stopped by `stop()`."""
 
+    url: str
+
     def __init__(self, name: str, args: list[str], workdir: Path) -> None:
         workdir.mkdir(parents=True, exist_ok=True)
         self.log_path = workdir / f"{name}.log"
@@ -71,6 +73,19 @@ class _Process:
         if self.proc.poll() is not None:
             tail = self.log_path.read_text(errors="replace")[-2000:]
             raise RuntimeError(f"{self.log_path.stem} exited with {self.proc.returncode}:\n{tail}")
+
+    def _ready(self) -> bool:
+        self.check()
+        with urllib.request.urlopen(f"{self.url}/-/ready", timeout=2) as resp:
+            return bool(resp.status == 200)
+
+    def _wait_ready(self, what: str) -> None:
+        """Wait for /-/ready; a process that never gets there is stopped, not left running."""
+        try:
+            wait_until(what, self._ready, timeout=60)
+        except BaseException:
+            self.stop()
+            raise
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -147,12 +162,7 @@ class Alertmanager(_Process):
             workdir,
         )
         self.url = f"http://127.0.0.1:{self.port}"
-        wait_until("alertmanager ready", self._ready, timeout=60)
-
-    def _ready(self) -> bool:
-        self.check()
-        with urllib.request.urlopen(f"{self.url}/-/ready", timeout=2) as resp:
-            return bool(resp.status == 200)
+        self._wait_ready("alertmanager ready")
 
 
 class Prometheus(_Process):
@@ -192,12 +202,7 @@ class Prometheus(_Process):
             workdir,
         )
         self.url = f"http://127.0.0.1:{self.port}"
-        wait_until("prometheus ready", self._ready, timeout=60)
-
-    def _ready(self) -> bool:
-        self.check()
-        with urllib.request.urlopen(f"{self.url}/-/ready", timeout=2) as resp:
-            return bool(resp.status == 200)
+        self._wait_ready("prometheus ready")
 
     def api(self, path: str, **params: str) -> Any:
         query = urllib.parse.urlencode(params)
