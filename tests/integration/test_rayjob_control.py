@@ -183,6 +183,7 @@ def test_invalid_specs_are_refused_and_a_fixed_spec_runs(
     assert refused["jobStatus"] == ""
     [event] = jobs.events("refused", "InvalidRayJobSpec")
     assert event["type"] == "Warning"
+    assert event["source"]["component"] == "rayjob-controller"
     assert jobs.clusters() == []
 
     jobs.create(rayjob("r" * 50, submissionMode="HTTPMode"))
