@@ -24,12 +24,17 @@ so no rule grants update except on finalizers.
 - apiGroups: ["ray.io"]
   resources: ["rayclusters/finalizers", "rayjobs/finalizers", "rayservices/finalizers"]
   verbs: ["update"]
+# patch: RayServices label serving pods ray.io/serve=true|false from Serve's health.
 - apiGroups: [""]
   resources: ["pods"]
-  verbs: ["get", "list", "watch", "create", "delete"]
+  verbs: ["get", "list", "watch", "create", "patch", "delete"]
 - apiGroups: [""]
   resources: ["services"]
   verbs: ["get", "list", "watch", "create", "patch", "delete"]
+# RayServices count ready serve endpoints (numServeEndpoints, the Ready condition).
+- apiGroups: ["discovery.k8s.io"]
+  resources: ["endpointslices"]
+  verbs: ["get", "list", "watch"]
 - apiGroups: ["batch"]
   resources: ["jobs"]
   verbs: ["get", "list", "watch", "create", "delete"]
