@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import timedelta
-from enum import StrEnum
 from typing import Any
 
 from ray_operator.clock import parse_rfc3339, rfc3339
@@ -37,10 +36,10 @@ from ray_operator.job.actions import (
     DeleteCluster,
     DeleteJobRecord,
     DeleteSubmitter,
-    Event,
     StopJob,
     SubmitJob,
 )
+from ray_operator.job.draft import Draft
 from ray_operator.job.observations import ClusterView, Observed, Timing
 from ray_operator.job.spec import JobSpec
 from ray_operator.job.status import attempt_entry, mirror_cluster_status, with_attempt
@@ -48,77 +47,12 @@ from ray_operator.job.status import attempt_entry, mirror_cluster_status, with_a
 Body = Mapping[str, Any]
 D = c.DeploymentStatus
 J = c.JobStatus
-MAX_MESSAGE_LENGTH = 1024
-RESET_FIELDS = (
-    "rayClusterName",
-    "jobId",
-    "dashboardURL",
-    "message",
-    "reason",
-    "rayJobInfo",
-    "rayClusterStatus",
-    "jobStatusCheckFailureStartTime",
-    "endTime",
-)
-
-
-class _Draft:
-    """The decision being made: a copy of the status plus actions, events and requeue."""
-
-    def __init__(self, spec: JobSpec, old: Mapping[str, Any], obs: Observed, timing: Timing):
-        self.spec = spec
-        self.old = old
-        self.obs = obs
-        self.timing = timing
-        self.now = rfc3339(obs.now)
-        self.status: dict[str, Any] = {k: v for k, v in old.items() if k != "kopf"}
-        self.actions: list[Action] = []
-        self.events: list[Event] = []
-        self.requeue: float | None = None
-        self.spec_changed = old.get("observedGeneration") != spec.generation
-
-    def get(self, key: str) -> Any:
-        return self.status.get(key)
-
-    def set(self, **values: Any) -> None:
-        for key, value in values.items():
-            if value is None:
-                self.status.pop(key, None)
-            else:
-                # Plain strings: the status is JSON, and logs show it with repr().
-                self.status[key] = str(value) if isinstance(value, StrEnum) else value
-
-    def again(self, seconds: float) -> None:
-        self.requeue = seconds if self.requeue is None else min(self.requeue, seconds)
-
-    def warn(self, reason: str, message: str) -> None:
-        self.events.append(Event("Warning", reason, message))
-
-    @property
-    def deployment(self) -> str:
-        return str(self.status.get("jobDeploymentStatus") or "")
-
-    @property
-    def job_status(self) -> str:
-        return str(self.status.get("jobStatus") or "")
-
-    @property
-    def valid(self) -> bool:
-        return not self.obs.problems
-
-    def message(self, text: str) -> None:
-        self.set(message=text[:MAX_MESSAGE_LENGTH] or None)
-
-    def reset_attempt(self, deployment: str) -> None:
-        for key in RESET_FIELDS:
-            self.status.pop(key, None)
-        self.set(jobDeploymentStatus=deployment, jobStatus="")
 
 
 def decide(job: Body, obs: Observed, timing: Timing | None = None) -> Decision:
     """The next status of `job` and what to do for it, given what was observed."""
     spec = JobSpec.of(job)
-    draft = _Draft(spec, job.get("status") or {}, obs, timing or Timing())
+    draft = Draft(spec, job.get("status") or {}, obs, timing or Timing())
     step = _STEPS.get(draft.deployment)
     if step is None:
         if draft.spec_changed:
@@ -151,7 +85,7 @@ def deletion_actions(job: Body) -> list[Action]:
 # Steps, one per jobDeploymentStatus.
 
 
-def _new(d: _Draft) -> None:
+def _new(d: Draft) -> None:
     if not d.valid:
         _refuse(d)
         return
@@ -168,7 +102,7 @@ def _new(d: _Draft) -> None:
     d.again(0)
 
 
-def _refuse(d: _Draft) -> None:
+def _refuse(d: Draft) -> None:
     for problem in d.obs.problems:
         d.warn(problem.reason, problem.message)
     d.reset_attempt(D.VALIDATION_FAILED)
@@ -176,7 +110,7 @@ def _refuse(d: _Draft) -> None:
     d.message("; ".join(p.message for p in d.obs.problems))
 
 
-def _validation_failed(d: _Draft) -> None:
+def _validation_failed(d: Draft) -> None:
     if not d.spec_changed:
         return
     if d.valid:
@@ -186,7 +120,7 @@ def _validation_failed(d: _Draft) -> None:
         _refuse(d)
 
 
-def _suspend_requested(d: _Draft) -> bool:
+def _suspend_requested(d: Draft) -> bool:
     if not (d.spec.suspend and d.valid):
         return False
     if d.job_status in c.ACTIVE_JOB_STATUSES:
@@ -196,7 +130,7 @@ def _suspend_requested(d: _Draft) -> bool:
     return True
 
 
-def _deadline_passed(d: _Draft) -> bool:
+def _deadline_passed(d: Draft) -> bool:
     limit = d.spec.active_deadline_seconds
     start = d.get("startTime")
     if limit is None or limit <= 0 or not start:
@@ -215,7 +149,7 @@ def _deadline_passed(d: _Draft) -> bool:
     return True
 
 
-def _initializing(d: _Draft) -> None:
+def _initializing(d: Draft) -> None:
     if _suspend_requested(d) or _deadline_passed(d):
         return
     name = str(d.get("rayClusterName") or "")
@@ -257,12 +191,12 @@ def _initializing(d: _Draft) -> None:
     d.again(0)
 
 
-def _submitter(d: _Draft, cluster: ClusterView) -> dict[str, Any]:
+def _submitter(d: Draft, cluster: ClusterView) -> dict[str, Any]:
     address = f"http://{d.get('dashboardURL') or d.obs.dashboard_address}"
     return builders.submitter_job(d.spec, str(d.get("jobId")), address, cluster.spec)
 
 
-def _waiting(d: _Draft) -> None:
+def _waiting(d: Draft) -> None:
     if _deadline_passed(d):
         return
     if not d.spec.job_id:
@@ -272,7 +206,7 @@ def _waiting(d: _Draft) -> None:
     d.again(0)
 
 
-def _running(d: _Draft) -> None:
+def _running(d: Draft) -> None:
     if _suspend_requested(d) or _deadline_passed(d):
         return
     cluster = d.obs.cluster
@@ -297,7 +231,7 @@ def _running(d: _Draft) -> None:
     _track(d, answer.info)
 
 
-def _not_submitted_yet(d: _Draft, cluster: ClusterView) -> None:
+def _not_submitted_yet(d: Draft, cluster: ClusterView) -> None:
     spec, job_id = d.spec, str(d.get("jobId"))
     if spec.mode == c.SubmissionMode.HTTP:
         if d.obs.submission_error:
@@ -315,7 +249,7 @@ def _not_submitted_yet(d: _Draft, cluster: ClusterView) -> None:
             d.actions.append(CreateSubmitter(_submitter(d, cluster)))
 
 
-def _track(d: _Draft, info: JobInfo) -> None:
+def _track(d: Draft, info: JobInfo) -> None:
     times = {
         "startTime": rfc3339(info.start_time) if info.start_time else None,
         "endTime": rfc3339(info.end_time) if info.end_time else None,
@@ -331,7 +265,7 @@ def _track(d: _Draft, info: JobInfo) -> None:
         _finish(d, D.COMPLETE, "")
 
 
-def _fail(d: _Draft, reason: str, message: str, *, job_status: str, stop: bool = True) -> None:
+def _fail(d: Draft, reason: str, message: str, *, job_status: str, stop: bool = True) -> None:
     if d.job_status not in c.TERMINAL_JOB_STATUSES:
         job_id = str(d.get("jobId") or "")
         if stop and job_id and d.deployment == D.RUNNING:
@@ -341,7 +275,7 @@ def _fail(d: _Draft, reason: str, message: str, *, job_status: str, stop: bool =
     _finish(d, D.FAILED, reason)
 
 
-def _finish(d: _Draft, result: str, reason: str) -> None:
+def _finish(d: Draft, result: str, reason: str) -> None:
     """The attempt ended: count it, record it, and retry it when the spec allows."""
     failed_before = int(d.get("failed") or 0)
     failed = failed_before + (1 if result == D.FAILED else 0)
@@ -373,7 +307,7 @@ def _finish(d: _Draft, result: str, reason: str) -> None:
     d.again(0)
 
 
-def _release(d: _Draft, *, stop_job: bool) -> bool:
+def _release(d: Draft, *, stop_job: bool) -> bool:
     """Delete what the attempt used (its own cluster, the submitter); True once all gone."""
     cluster, submitter = d.obs.cluster, d.obs.submitter
     job_id = str(d.get("jobId") or "")
@@ -391,7 +325,7 @@ def _release(d: _Draft, *, stop_job: bool) -> bool:
     return False
 
 
-def _retrying(d: _Draft) -> None:
+def _retrying(d: Draft) -> None:
     job_id = str(d.get("jobId") or "")
     if d.spec.uses_selector and d.spec.job_id and job_id:
         d.actions.append(DeleteJobRecord(job_id))  # the same id is submitted again
@@ -400,18 +334,18 @@ def _retrying(d: _Draft) -> None:
         d.again(0)
 
 
-def _suspending(d: _Draft) -> None:
+def _suspending(d: Draft) -> None:
     if _release(d, stop_job=True):
         d.reset_attempt(D.SUSPENDED)
 
 
-def _suspended(d: _Draft) -> None:
+def _suspended(d: Draft) -> None:
     if not d.spec.suspend:
         d.reset_attempt(D.NEW)
         d.again(0)
 
 
-def _finished(d: _Draft) -> None:
+def _finished(d: Draft) -> None:
     spec, cluster = d.spec, d.obs.cluster
     if not (spec.owns_cluster and spec.shutdown_after_job_finishes):
         return
@@ -426,7 +360,7 @@ def _finished(d: _Draft) -> None:
         d.actions.append(DeleteCluster(cluster.name))
 
 
-_STEPS: dict[str, Callable[[_Draft], None]] = {
+_STEPS: dict[str, Callable[[Draft], None]] = {
     D.NEW: _new,
     D.VALIDATION_FAILED: _validation_failed,
     D.INITIALIZING: _initializing,
