@@ -120,7 +120,7 @@ def test_cluster_selector_uses_an_existing_cluster_and_never_deletes_it(
         )
     )
     wait_for("RayClusterNotFound", lambda: jobs.events("early", "RayClusterNotFound"))
-    assert jobs.status("early")["jobDeploymentStatus"] == "Initializing"
+    wait_for("Initializing", lambda: jobs.in_state("early", "Initializing"))
 
     jobs.create(
         {
@@ -188,7 +188,7 @@ def test_invalid_specs_are_refused_and_a_fixed_spec_runs(
 
     jobs.create(rayjob("r" * 50, submissionMode="HTTPMode"))
     wait_for("InvalidRayJobMetadata", lambda: jobs.events("r" * 50, "InvalidRayJobMetadata"))
-    assert jobs.status("r" * 50)["jobDeploymentStatus"] == "ValidationFailed"
+    wait_for("ValidationFailed", lambda: jobs.in_state("r" * 50, "ValidationFailed"))
 
     # A submitter template the apiserver rejects: a Warning, and the RayJob keeps trying.
     bad_template = {"spec": {"containers": [{"name": "Not_A_DNS_Label", "image": "x"}]}}
@@ -199,7 +199,7 @@ def test_invalid_specs_are_refused_and_a_fixed_spec_runs(
         timeout=120,
     )
     assert failed["type"] == "Warning"
-    assert jobs.status("unsubmittable")["jobDeploymentStatus"] == "Initializing"
+    wait_for("Initializing", lambda: jobs.in_state("unsubmittable", "Initializing"))
     assert jobs.submitter("unsubmittable") is None
 
     jobs.patch("refused", {"suspend": False})

@@ -43,8 +43,11 @@ def test_k8s_job_mode_submitter_command_runs_with_the_real_ray_cli(
         )
     )
     submitter = wait_for("the submitter Job", lambda: jobs.submitter("hello"))
-    status = jobs.status("hello")
-    assert status["jobDeploymentStatus"] == "Running"
+    # The status patch follows the Job's creation in the same reconcile pass.
+    status = wait_for(
+        "jobDeploymentStatus Running",
+        lambda: (s := jobs.status("hello")).get("jobDeploymentStatus") == "Running" and s,
+    )
     assert submitter["spec"]["backoffLimit"] == 1
     owner = submitter["metadata"]["ownerReferences"][0]
     assert (owner["kind"], owner["name"]) == ("RayJob", "hello")
