@@ -56,12 +56,13 @@ import pytest
 import urllib3
 from kubernetes import client
 
+from localkube.monitoring import free_port
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
 from exporter_harness import (
     apply_crds,
     exporter_env,
     exporter_running,
-    free_port,
     wait_for,
 )
 

@@ -26,14 +26,13 @@ from integration.exporter_harness import (
     ExporterProcess,
     apply_crds,
     exporter_env,
-    free_port,
 )
 from kubernetes import client
 from test_alerts import render_like_the_chart
 from test_alerts import rules as parse_rules
 
 from localkube.cluster import _die_with_parent
-from localkube.monitoring import Alertmanager, Prometheus, WebhookReceiver, wait_until
+from localkube.monitoring import Alertmanager, Prometheus, WebhookReceiver, free_port, wait_until
 
 JOB = "ray-exporter"
 SHORT_FOR = "5s"

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,8 @@ from typing import Any
 import pytest
 import yaml
 from kubernetes import client
+
+from localkube.monitoring import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "charts" / "ray-operator"
@@ -126,12 +127,6 @@ def hook_script(release: Release) -> tuple[str, dict[str, str]]:
     [container] = job["spec"]["template"]["spec"]["containers"]
     assert container["command"] == ["sh", "-c"]
     return container["args"][0], {e["name"]: e["value"] for e in container["env"]}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def kubeconfig_for(release: Release, account: str, path: Path) -> Path:

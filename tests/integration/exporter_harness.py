@@ -15,7 +15,6 @@ import contextlib
 import gzip
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -28,6 +27,8 @@ from typing import Any, cast
 
 from kubernetes import client
 from prometheus_client.parser import text_string_to_metric_families
+
+from localkube.monitoring import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EXPORTER = Path(sys.executable).with_name("ray-exporter")
@@ -50,12 +51,6 @@ def wait_for(
             return last
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}; last seen: {last!r}")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def apply_crds(env: dict[str, str]) -> None:

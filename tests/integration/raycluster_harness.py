@@ -14,7 +14,6 @@ import copy
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -28,6 +27,8 @@ from typing import Any, cast
 import yaml
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
+
+from localkube.monitoring import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 OPERATOR = Path(sys.executable).with_name("ray-operator")
@@ -50,12 +51,6 @@ def wait_for(
             return last
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}; last seen: {last!r}")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def apply_crds(env: dict[str, str]) -> None:

@@ -22,7 +22,6 @@ from chart_release import (
     CHART,
     REPO,
     Release,
-    free_port,
     hook_script,
     installed,
     run,
@@ -31,6 +30,8 @@ from chart_release import (
     wait_for,
 )
 from kubernetes import client
+
+from localkube.monitoring import free_port
 
 pytestmark = pytest.mark.integration
 
