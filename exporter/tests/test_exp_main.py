@@ -60,3 +60,24 @@ def test_sigterm_stops_cleanly_even_while_the_api_is_unreachable(tmp_path: Path)
     out, _ = process.communicate(timeout=60)
     assert process.returncode == 0, out
     assert '"msg": "stopped"' in out
+
+
+def test_unreadable_tls_files_exit_1_naming_the_problem(tmp_path: Path) -> None:
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
+        "clusters: [{name: c, cluster: {server: 'https://127.0.0.1:9'}}]\n"
+        "users: [{name: u, user: {token: t}}]\n"
+        "contexts: [{name: c, context: {cluster: c, user: u}}]\n"
+    )
+    result = run(
+        "--listen-address=127.0.0.1:0",
+        "--secure-metrics",
+        f"--tls-cert-file={tmp_path / 'missing.crt'}",
+        f"--tls-key-file={tmp_path / 'missing.key'}",
+        KUBECONFIG=str(kubeconfig),
+    )
+    assert result.returncode == 1
+    (line,) = [json.loads(text) for text in result.stdout.splitlines()]
+    assert line["msg"] == "cannot load the TLS certificate and key"
+    assert "missing.crt" in line["error"]

@@ -69,3 +69,46 @@ def test_invalid_settings_exit_with_usage(argv: list[str]) -> None:
 def test_invalid_environment_value_is_an_error_too() -> None:
     with pytest.raises(SystemExit):
         load_settings([], {"RAY_EXPORTER_SHARD": "one"})
+
+
+def test_plain_http_by_default_and_auth_follows_secure_metrics() -> None:
+    assert (Settings().secure_metrics, Settings().metrics_auth) == (False, False)
+    secure = load_settings(["--secure-metrics"], {})
+    assert (secure.secure_metrics, secure.metrics_auth) == (True, True)
+    assert (secure.tls_cert_file, secure.tls_key_file) == (None, None)
+    assert load_settings(["--secure-metrics", "--metrics-auth=false"], {}).metrics_auth is False
+    from_env = load_settings([], {"RAY_EXPORTER_SECURE_METRICS": "yes"})
+    assert (from_env.secure_metrics, from_env.metrics_auth) == (True, True)
+    assert load_settings(["--secure-metrics=false"], {"RAY_EXPORTER_SECURE_METRICS": "1"}) == (
+        Settings()
+    )
+
+
+def test_tls_files_and_names_from_flags_and_environment() -> None:
+    settings = load_settings(
+        ["--secure-metrics", "--tls-cert-file", "/tls/tls.crt", "--tls-san", "b,a,,b"],
+        {"RAY_EXPORTER_TLS_KEY_FILE": "/tls/tls.key", "RAY_EXPORTER_METRICS_AUTH": "off"},
+    )
+    assert settings.tls_cert_file == Path("/tls/tls.crt")
+    assert settings.tls_key_file == Path("/tls/tls.key")
+    assert settings.tls_sans == ("b", "a")
+    assert settings.metrics_auth is False
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--secure-metrics", "--tls-cert-file", "c"], "go together"),
+        (["--secure-metrics", "--tls-key-file", "k"], "go together"),
+        (["--tls-cert-file", "c", "--tls-key-file", "k"], "need --secure-metrics"),
+        (["--metrics-auth"], "--metrics-auth needs --secure-metrics"),
+        (["--secure-metrics=maybe"], "expected true or false"),
+    ],
+)
+def test_invalid_secure_metrics_combinations(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        load_settings(argv, {})
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err

@@ -15,11 +15,20 @@ text): one ordinary gzip member, though only changed chunks were compressed.
 
 `/healthz` answers 200 while the process serves; `/readyz` answers 200 only
 after the first full LIST of every watched resource, else 503.
+
+Secure mode (optional): with a `TLSContextSource` every accepted socket is
+wrapped for TLS without handshaking; the handshake runs in the connection's own
+thread under a timeout, so a slow or broken client holds up nobody else. With a
+`MetricsAuthorizer`, `/metrics` answers 401 (with `WWW-Authenticate: Bearer`),
+403 or 500 unless the bearer token is allowed; the probes stay open. This is the
+one place a scrape may lead to API calls (TokenReview, SubjectAccessReview),
+and their verdicts are cached.
 """
 
 from __future__ import annotations
 
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -33,13 +42,21 @@ from prometheus_client import CollectorRegistry
 from prometheus_client import exposition as text_exposition
 from prometheus_client.openmetrics import exposition as openmetrics_exposition
 
+from ray_exporter.auth import Decision, MetricsAuthorizer
 from ray_exporter.exposition import Format
 from ray_exporter.selfmetrics import SelfMetrics
 from ray_exporter.store import MetricsStore
+from ray_exporter.tls import TLSContextSource
 
 GZIP_LEVEL = 1
 # A gzip member header: deflate, no flags, no mtime, unknown OS; the same bytes every time.
 GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
+TLS_HANDSHAKE_TIMEOUT_SECONDS = 10.0
+REFUSALS = {
+    Decision.UNAUTHENTICATED: b"Unauthorized\n",
+    Decision.FORBIDDEN: b"Forbidden: not allowed to get /metrics\n",
+    Decision.ERROR: b"cannot check the scraper's credentials now\n",
+}
 
 
 def _quality(params: list[str]) -> float:
@@ -121,7 +138,12 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self, send_body: bool) -> None:
         path = self.path.split("?", 1)[0]
         headers: dict[str, str] = {}
-        if path == "/metrics":
+        refusal = self._refusal(path)
+        if refusal is not None:
+            status, pieces = refusal.value, [REFUSALS[refusal]]
+            if refusal is Decision.UNAUTHENTICATED:
+                headers["WWW-Authenticate"] = 'Bearer realm="ray-exporter"'
+        elif path == "/metrics":
             fmt = negotiate_format(self.headers.get("Accept"))
             gzip = accepts_gzip(self.headers.get("Accept-Encoding"))
             try:
@@ -152,12 +174,20 @@ class _Handler(BaseHTTPRequestHandler):
             for piece in pieces:
                 self.wfile.write(piece)
 
+    def _refusal(self, path: str) -> Decision | None:
+        """Why this request may not read `path` (None: it may)."""
+        authorizer = self.server.authorizer
+        if authorizer is None or path != "/metrics":
+            return None
+        decision = authorizer.check(self.headers.get("Authorization"), path, "get").decision
+        return None if decision is Decision.ALLOWED else decision
+
     def log_message(self, format: str, *args: Any) -> None:
         logger.debug("http {} {}", self.address_string(), format % args)
 
 
 class ExporterHTTPServer(ThreadingHTTPServer):
-    """A threaded HTTP server carrying the responder and the readiness check."""
+    """A threaded HTTP(S) server carrying the responder, readiness check and scrape auth."""
 
     daemon_threads = True
     block_on_close = False
@@ -167,11 +197,43 @@ class ExporterHTTPServer(ThreadingHTTPServer):
         address: tuple[str, int],
         responder: MetricsResponder,
         ready: Callable[[], bool],
+        tls: TLSContextSource | None = None,
+        authorizer: MetricsAuthorizer | None = None,
     ) -> None:
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         self.responder = responder
         self.ready = ready
+        self.tls = tls
+        self.authorizer = authorizer
         super().__init__(address, _Handler)
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        """Accept; with TLS, wrap the socket but leave the handshake to the handler thread."""
+        connection, address = self.socket.accept()
+        if self.tls is None:
+            return connection, address
+        try:
+            wrapped = self.tls.context().wrap_socket(
+                connection, server_side=True, do_handshake_on_connect=False
+            )
+        except OSError:
+            connection.close()
+            raise
+        return wrapped, address
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        """Handshake first (in this connection's thread, under a timeout), then serve."""
+        if isinstance(request, ssl.SSLSocket):
+            try:
+                request.settimeout(TLS_HANDSHAKE_TIMEOUT_SECONDS)
+                request.do_handshake()
+                request.settimeout(None)
+            except OSError as error:  # ssl.SSLError and timeouts included
+                logger.debug(
+                    "TLS handshake failed", client=str(client_address[0]), error=str(error)
+                )
+                return
+        super().finish_request(request, client_address)
 
     @property
     def port(self) -> int:

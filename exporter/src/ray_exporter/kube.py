@@ -1,4 +1,7 @@
-"""The only module that talks to the Kubernetes API: client setup, LIST pages, WATCH streams.
+"""The module that reads the Kubernetes API: client setup, LIST pages, WATCH streams.
+
+(The only other API calls are the scrape-auth reviews of `reviews`, made only with
+`--metrics-auth`.)
 
 Read-only by construction: it issues `list` and `watch` requests (and nothing
 else) on `rayclusters`, `rayjobs` and `rayservices` in `ray.io/v1`, cluster-wide

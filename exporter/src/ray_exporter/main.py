@@ -3,8 +3,12 @@
 Everything stateful (settings, the self-metrics registry, the API client, the
 store) is built here and passed down; no module holds a global. SIGTERM and
 SIGINT stop the HTTP server and the watch threads and exit 0. The exit status
-is 1 when the exporter cannot start (no cluster configuration, address in use)
-and 2 for invalid settings.
+is 1 when the exporter cannot start (no cluster configuration, address in use,
+unreadable TLS files) and 2 for invalid settings.
+
+With `--secure-metrics` the server speaks HTTPS; with `--metrics-auth` scrapes
+are reviewed through a second API client of its own, so reviews never wait
+behind the watch streams' connections.
 """
 
 from __future__ import annotations
@@ -20,17 +24,21 @@ from types import FrameType
 from loguru import logger
 from prometheus_client import CollectorRegistry, disable_created_metrics
 
+from ray_exporter.auth import MetricsAuthorizer
 from ray_exporter.http import ExporterHTTPServer, MetricsResponder
 from ray_exporter.kube import KubeApi, api_client
 from ray_exporter.logs import configure_logging
 from ray_exporter.resources import FAMILY_ORDER, RESOURCES
+from ray_exporter.reviews import ApiReviewer
 from ray_exporter.selfmetrics import SelfMetrics, StateCollector, SyncTracker
-from ray_exporter.settings import load_settings
+from ray_exporter.settings import Settings, load_settings
 from ray_exporter.sharding import Shard
 from ray_exporter.store import MetricsStore
+from ray_exporter.tls import TLSContextSource, subject_alternative_names
 from ray_exporter.watch import Watcher
 
 JOIN_TIMEOUT_SECONDS = 5.0
+REVIEW_CONNECTIONS = 4
 
 
 def _version() -> str:
@@ -38,6 +46,14 @@ def _version() -> str:
         return importlib.metadata.version("ray-exporter")
     except importlib.metadata.PackageNotFoundError:
         return "unknown"
+
+
+def _tls(settings: Settings) -> TLSContextSource | None:
+    """The TLS context source of `--secure-metrics`, or None for plain HTTP."""
+    if not settings.secure_metrics:
+        return None
+    names = subject_alternative_names(settings.tls_sans)
+    return TLSContextSource(settings.tls_cert_file, settings.tls_key_file, names)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -63,14 +79,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as error:
         logger.error("no cluster configuration (KUBECONFIG or in-cluster)", error=str(error))
         return 1
+    try:
+        tls = _tls(settings)
+    except (OSError, ValueError) as error:  # ssl.SSLError is an OSError
+        logger.error("cannot load the TLS certificate and key", error=str(error))
+        client.close()
+        return 1
+    review_client = api_client(connections=REVIEW_CONNECTIONS) if settings.metrics_auth else None
+    authorizer = MetricsAuthorizer(ApiReviewer(review_client)) if review_client else None
     address = (settings.listen_host, settings.listen_port)
     try:
         server = ExporterHTTPServer(
-            address, MetricsResponder(store, registry, metrics), tracker.ready
+            address,
+            MetricsResponder(store, registry, metrics),
+            tracker.ready,
+            tls=tls,
+            authorizer=authorizer,
         )
     except OSError as error:
         logger.error("cannot listen", address=f"{address[0]}:{address[1]}", error=str(error))
         client.close()
+        if review_client is not None:
+            review_client.close()
         return 1
 
     stop = threading.Event()
@@ -97,6 +127,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         namespaces=list(settings.namespaces) or "all",
         shard=settings.shard,
         total_shards=settings.total_shards,
+        scheme="https" if tls else "http",
+        metrics_auth=settings.metrics_auth,
     )
     while not stop.wait(1.0):
         pass
@@ -107,5 +139,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for watcher in watchers:
         watcher.join(JOIN_TIMEOUT_SECONDS)
     client.close()
+    if review_client is not None:
+        review_client.close()
     logger.info("stopped")
     return 0

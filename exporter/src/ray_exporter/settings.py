@@ -9,6 +9,18 @@ wins over the variable, which wins over the default.
 - `--shard N` (`0`) and `--total-shards M` (`1`): see `sharding`
 - `--log-format json|console` (`json`), `--log-level LEVEL` (`INFO`)
 - `--log-file-path PATH` (none: stdout only; else also a rotated file)
+- `--secure-metrics` (off): serve HTTPS (TLS 1.2 or newer) instead of plain HTTP
+- `--tls-cert-file PATH`, `--tls-key-file PATH` (none): PEM certificate chain and key, e.g.
+  from a mounted kubernetes.io/tls Secret, re-read when they change; with neither, a
+  self-signed certificate is generated at start
+- `--tls-san a,b` (none): extra DNS names or IP addresses of the self-signed certificate
+  (the pod's hostname, localhost, 127.0.0.1 and ::1 are always in it)
+- `--metrics-auth` (on with `--secure-metrics`): /metrics demands a bearer token that a
+  TokenReview authenticates and a SubjectAccessReview for `get` on the non-resource URL
+  `/metrics` authorizes; it needs `--secure-metrics`, so tokens never cross plain HTTP
+
+Boolean flags take an optional value (`--secure-metrics=false`); their variables take
+true/false, yes/no, on/off or 1/0.
 
 The cluster comes from `KUBECONFIG` when it is set, else from the in-cluster
 service account.
@@ -24,6 +36,8 @@ from pathlib import Path
 ENV_PREFIX = "RAY_EXPORTER_"
 LOG_FORMATS = ("json", "console")
 LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL")
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off")
 
 
 @dataclass(frozen=True)
@@ -38,6 +52,11 @@ class Settings:
     log_format: str = "json"
     log_level: str = "INFO"
     log_file_path: Path | None = None
+    secure_metrics: bool = False
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    tls_sans: tuple[str, ...] = ()
+    metrics_auth: bool = False
 
 
 def parse_address(value: str) -> tuple[str, int]:
@@ -66,6 +85,24 @@ def _non_negative(value: str) -> int:
     if number < 0:
         raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {value!r}")
     return number
+
+
+def _bool(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in TRUE_WORDS:
+        return True
+    if lowered in FALSE_WORDS:
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")
+
+
+def _unset_or_bool(value: str) -> bool | None:
+    return None if not value.strip() else _bool(value)
+
+
+def _list(value: str) -> tuple[str, ...]:
+    """`a,b` into a tuple in the given order, without duplicates or blanks."""
+    return tuple(dict.fromkeys(part.strip() for part in value.split(",") if part.strip()))
 
 
 def _level(value: str) -> str:
@@ -102,6 +139,37 @@ def _parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     )
     parser.add_argument("--log-level", type=_level, default=default("log-level", "INFO"))
     parser.add_argument("--log-file-path", type=Path, default=default("log-file-path", "") or None)
+    parser.add_argument(
+        "--secure-metrics",
+        type=_bool,
+        nargs="?",
+        const=True,
+        default=default("secure-metrics", "false"),
+        help="serve HTTPS instead of plain HTTP",
+    )
+    parser.add_argument(
+        "--tls-cert-file",
+        type=Path,
+        default=default("tls-cert-file", "") or None,
+        help="PEM certificate (chain); none: a self-signed one generated at start",
+    )
+    parser.add_argument(
+        "--tls-key-file", type=Path, default=default("tls-key-file", "") or None, help="PEM key"
+    )
+    parser.add_argument(
+        "--tls-san",
+        type=_list,
+        default=default("tls-san", ""),
+        help="comma-separated extra DNS names or IPs of the self-signed certificate",
+    )
+    parser.add_argument(
+        "--metrics-auth",
+        type=_unset_or_bool,
+        nargs="?",
+        const=True,
+        default=default("metrics-auth", ""),
+        help="authenticate and authorize /metrics scrapers (default: on with --secure-metrics)",
+    )
     return parser
 
 
@@ -118,6 +186,16 @@ def load_settings(argv: Sequence[str], env: Mapping[str, str]) -> Settings:
         parser.error(f"--shard must be below --total-shards ({args.total_shards})")
     if args.log_format not in LOG_FORMATS:
         parser.error(f"--log-format must be one of {', '.join(LOG_FORMATS)}")
+    # An unset --metrics-auth follows --secure-metrics (an empty variable counts as unset).
+    metrics_auth = args.secure_metrics if args.metrics_auth is None else args.metrics_auth
+    if (args.tls_cert_file is None) != (args.tls_key_file is None):
+        parser.error("--tls-cert-file and --tls-key-file go together: give both or neither")
+    if args.tls_cert_file is not None and not args.secure_metrics:
+        parser.error("--tls-cert-file and --tls-key-file need --secure-metrics")
+    if metrics_auth and not args.secure_metrics:
+        parser.error(
+            "--metrics-auth needs --secure-metrics: bearer tokens must not cross plain HTTP"
+        )
     host, port = args.listen_address
     return Settings(
         listen_host=host,
@@ -128,4 +206,9 @@ def load_settings(argv: Sequence[str], env: Mapping[str, str]) -> Settings:
         log_format=args.log_format,
         log_level=args.log_level,
         log_file_path=args.log_file_path,
+        secure_metrics=args.secure_metrics,
+        tls_cert_file=args.tls_cert_file,
+        tls_key_file=args.tls_key_file,
+        tls_sans=args.tls_san,
+        metrics_auth=metrics_auth,
     )
