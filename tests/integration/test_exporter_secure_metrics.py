@@ -1,0 +1,361 @@
+"""ray-exporter with --secure-metrics against the real apiserver: HTTPS (self-signed, or a
+CA-signed pair from files, rotated in place), scrapers authenticated by TokenReview and
+authorized by SubjectAccessReview on the non-resource URL /metrics.
+
+The exporter itself runs as a ServiceAccount holding exactly the chart's exporter rules
+(read the Ray resources, create TokenReviews and SubjectAccessReviews); scrapers are
+ServiceAccounts with TokenRequest tokens, one of them bound to a `/metrics` get rule.
+"""
+
+from __future__ import annotations
+
+import datetime
+import http.client
+import ipaddress
+import os
+import secrets
+import ssl
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from exporter_harness import (
+    ExporterProcess,
+    RayObjects,
+    apply_crds,
+    exporter_env,
+    exporter_running,
+    raycluster,
+    value,
+    wait_for,
+)
+from kubernetes import client
+
+pytestmark = pytest.mark.integration
+
+RAY_READ = client.V1PolicyRule(
+    api_groups=["ray.io"],
+    resources=["rayclusters", "rayjobs", "rayservices"],
+    verbs=["get", "list", "watch"],
+)
+REVIEWS = [
+    client.V1PolicyRule(
+        api_groups=["authentication.k8s.io"], resources=["tokenreviews"], verbs=["create"]
+    ),
+    client.V1PolicyRule(
+        api_groups=["authorization.k8s.io"], resources=["subjectaccessreviews"], verbs=["create"]
+    ),
+]
+METRICS_READER = client.V1PolicyRule(non_resource_urls=["/metrics"], verbs=["get"])
+
+
+@dataclass
+class Accounts:
+    """Tokens of the scrapers and a kubeconfig per exporter identity."""
+
+    namespace: str
+    reader: str  # bound to the /metrics reader ClusterRole
+    stranger: str  # authenticated, no RBAC
+    exporter_kubeconfig: Path  # ray.io reads and the review rights
+    no_reviews_kubeconfig: Path  # ray.io reads only
+
+
+class Rbac:
+    """Cluster-scoped roles and bindings named after the test's namespace, removed at the end."""
+
+    def __init__(self, api: client.ApiClient, namespace: str) -> None:
+        self.rbac = client.RbacAuthorizationV1Api(api)
+        self.namespace = namespace
+        self.names: list[str] = []
+
+    def grant(self, account: str, rules: list[client.V1PolicyRule]) -> None:
+        name = f"{self.namespace}-{account}"
+        self.rbac.create_cluster_role(
+            client.V1ClusterRole(metadata=client.V1ObjectMeta(name=name), rules=rules)
+        )
+        self.names.append(name)
+        self.rbac.create_cluster_role_binding(
+            client.V1ClusterRoleBinding(
+                metadata=client.V1ObjectMeta(name=name),
+                role_ref=client.V1RoleRef(
+                    api_group="rbac.authorization.k8s.io", kind="ClusterRole", name=name
+                ),
+                subjects=[
+                    client.RbacV1Subject(
+                        kind="ServiceAccount", name=account, namespace=self.namespace
+                    )
+                ],
+            )
+        )
+
+    def remove(self) -> None:
+        for name in self.names:
+            self.rbac.delete_cluster_role_binding(name)
+            self.rbac.delete_cluster_role(name)
+
+
+def service_account_token(api: client.ApiClient, namespace: str, account: str) -> str:
+    core = client.CoreV1Api(api)
+    core.create_namespaced_service_account(
+        namespace, client.V1ServiceAccount(metadata=client.V1ObjectMeta(name=account))
+    )
+    request = client.AuthenticationV1TokenRequest(
+        spec=client.V1TokenRequestSpec(audiences=[], expiration_seconds=3600)
+    )
+    token = core.create_namespaced_service_account_token(account, namespace, request)
+    assert token.status is not None
+    return str(token.status.token)
+
+
+def kubeconfig_for(admin: str, token: str, path: Path) -> Path:
+    data = yaml.safe_load(Path(admin).read_text())
+    data["users"] = [{"name": "exporter", "user": {"token": token}}]
+    for context in data["contexts"]:
+        context["context"]["user"] = "exporter"
+    path.write_text(yaml.safe_dump(data))
+    path.chmod(0o600)
+    return path
+
+
+@pytest.fixture
+def accounts(
+    api_client: client.ApiClient, kubeconfig: str, namespace: str, tmp_path: Path
+) -> Iterator[Accounts]:
+    rbac = Rbac(api_client, namespace)
+    tokens = {
+        name: service_account_token(api_client, namespace, name)
+        for name in ("prometheus", "stranger", "exporter", "exporter-no-reviews")
+    }
+    try:
+        rbac.grant("prometheus", [METRICS_READER])
+        rbac.grant("exporter", [RAY_READ, *REVIEWS])
+        rbac.grant("exporter-no-reviews", [RAY_READ])
+        yield Accounts(
+            namespace,
+            reader=tokens["prometheus"],
+            stranger=tokens["stranger"],
+            exporter_kubeconfig=kubeconfig_for(
+                kubeconfig, tokens["exporter"], tmp_path / "exporter.kubeconfig"
+            ),
+            no_reviews_kubeconfig=kubeconfig_for(
+                kubeconfig, tokens["exporter-no-reviews"], tmp_path / "no-reviews.kubeconfig"
+            ),
+        )
+    finally:
+        rbac.remove()
+
+
+@pytest.fixture
+def base_env(kube_cluster: Any) -> dict[str, str]:
+    env = kube_cluster.env()
+    apply_crds(env)
+    return dict(env)
+
+
+def fetch(
+    exporter: ExporterProcess,
+    path: str,
+    context: ssl.SSLContext,
+    token: str | None = None,
+    host: str = "127.0.0.1",
+) -> tuple[int, dict[str, str], bytes]:
+    connection = http.client.HTTPSConnection(host, exporter.port, context=context, timeout=30)
+    headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
+    try:
+        connection.request("GET", path, headers=headers)
+        response = connection.getresponse()
+        return response.status, dict(response.getheaders()), response.read()
+    finally:
+        connection.close()
+
+
+def unverified() -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def wait_https_ready(exporter: ExporterProcess, context: ssl.SSLContext) -> None:
+    def ready() -> bool:
+        if exporter.process.poll() is not None:
+            raise AssertionError(f"exporter exited: {exporter.logs()}")
+        try:
+            return fetch(exporter, "/readyz", context)[0] == 200
+        except OSError:
+            return False
+
+    wait_for("the exporter to be ready over HTTPS", ready)
+
+
+def check_scrapers(
+    exporter: ExporterProcess, accounts: Accounts, objects: RayObjects, context: ssl.SSLContext
+) -> None:
+    """401 without or with a garbage token, 403 without RBAC, 200 with it; probes open."""
+    status, headers, body = fetch(exporter, "/metrics", context)
+    assert status == 401, body
+    assert headers["WWW-Authenticate"].startswith("Bearer")
+    assert fetch(exporter, "/metrics", context, token="not-a-token-" + "x" * 20)[0] == 401
+    status, _, body = fetch(exporter, "/metrics", context, token=accounts.stranger)
+    assert status == 403, body
+    assert b"kuberay_" not in body
+    assert fetch(exporter, "/healthz", context)[0] == 200
+    assert fetch(exporter, "/readyz", context)[0] == 200
+
+    objects.create("rayclusters", raycluster("secured"))
+
+    def scraped() -> bytes | None:
+        status, _, body = fetch(exporter, "/metrics", context, token=accounts.reader)
+        assert status == 200, body
+        found = value(body, "kuberay_cluster_info", name="secured", namespace=accounts.namespace)
+        return body if found == 1.0 else None
+
+    body = wait_for("the RayCluster in the authorized scrape", scraped)
+    assert b"# TYPE ray_exporter_synced gauge" in body
+
+
+def full_log(exporter: ExporterProcess) -> str:
+    """The whole log of a stopped exporter."""
+    return exporter.log_path.read_text(errors="replace")
+
+
+def assert_no_secrets_logged(exporter: ExporterProcess, accounts: Accounts) -> None:
+    log = full_log(exporter)
+    for token in (accounts.reader, accounts.stranger, "not-a-token-"):
+        assert token not in log
+    assert "PRIVATE KEY" not in log
+    assert "metrics scrape by a user without permission" in log  # the 403 was explained
+
+
+def test_self_signed_https_with_token_and_access_reviews(
+    base_env: dict[str, str], accounts: Accounts, api_client: client.ApiClient, tmp_path: Path
+) -> None:
+    env = exporter_env(base_env, accounts.exporter_kubeconfig)
+    with exporter_running(env, tmp_path / "exporter.log", "--secure-metrics") as exporter:
+        context = unverified()
+        wait_https_ready(exporter, context)
+        check_scrapers(exporter, accounts, RayObjects(api_client, accounts.namespace), context)
+        with pytest.raises(ssl.SSLCertVerificationError):  # self-signed: not trusted by default
+            fetch(exporter, "/healthz", ssl.create_default_context())
+    assert "serving HTTPS with a self-signed certificate" in full_log(exporter)
+    assert_no_secrets_logged(exporter, accounts)
+
+
+@dataclass
+class Authority:
+    """A throwaway CA that signs server certificates for 127.0.0.1."""
+
+    key: ec.EllipticCurvePrivateKey
+    cert: x509.Certificate
+
+    @classmethod
+    def create(cls) -> Authority:
+        key = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ray-exporter test CA")])
+        now = datetime.datetime.now(datetime.UTC)
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .sign(key, hashes.SHA256())
+        )
+        return cls(key, cert)
+
+    def pem(self) -> str:
+        return self.cert.public_bytes(serialization.Encoding.PEM).decode()
+
+    def issue(self, cert_path: Path, key_path: Path) -> x509.Certificate:
+        """Write a server pair for 127.0.0.1 the way a Secret volume swaps files."""
+        key = ec.generate_private_key(ec.SECP256R1())
+        now = datetime.datetime.now(datetime.UTC)
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ray-exporter")]))
+            .issuer_name(self.cert.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(
+                x509.SubjectAlternativeName(
+                    [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
+                ),
+                critical=False,
+            )
+            .sign(self.key, hashes.SHA256())
+        )
+        key_pem = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        for path, data in (
+            (cert_path, cert.public_bytes(serialization.Encoding.PEM)),
+            (key_path, key_pem),
+        ):
+            staged = path.with_name(f".{path.name}.{secrets.token_hex(3)}")
+            staged.write_bytes(data)
+            os.replace(staged, path)
+        return cert
+
+
+def served_serial(exporter: ExporterProcess, context: ssl.SSLContext) -> int:
+    connection = http.client.HTTPSConnection("127.0.0.1", exporter.port, context=context)
+    try:
+        connection.connect()
+        assert isinstance(connection.sock, ssl.SSLSocket)
+        der = connection.sock.getpeercert(binary_form=True)
+    finally:
+        connection.close()
+    assert der is not None
+    return x509.load_der_x509_certificate(der).serial_number
+
+
+def test_certificate_from_files_verified_against_its_ca_and_rotated_in_place(
+    base_env: dict[str, str], accounts: Accounts, api_client: client.ApiClient, tmp_path: Path
+) -> None:
+    authority = Authority.create()
+    cert_path, key_path = tmp_path / "tls.crt", tmp_path / "tls.key"
+    first = authority.issue(cert_path, key_path)
+    env = exporter_env(base_env, accounts.exporter_kubeconfig)
+    args = ("--secure-metrics", f"--tls-cert-file={cert_path}", f"--tls-key-file={key_path}")
+    with exporter_running(env, tmp_path / "exporter.log", *args) as exporter:
+        verified = ssl.create_default_context(cadata=authority.pem())
+        wait_https_ready(exporter, verified)
+        check_scrapers(exporter, accounts, RayObjects(api_client, accounts.namespace), verified)
+        assert served_serial(exporter, verified) == first.serial_number
+
+        second = authority.issue(cert_path, key_path)
+        assert served_serial(exporter, verified) == second.serial_number
+        assert fetch(exporter, "/metrics", verified, token=accounts.reader)[0] == 200
+    assert full_log(exporter).count("serving HTTPS with the certificate from files") == 2
+    assert_no_secrets_logged(exporter, accounts)
+
+
+def test_without_review_rights_the_exporter_refuses_with_500_never_200(
+    base_env: dict[str, str], accounts: Accounts, tmp_path: Path
+) -> None:
+    env = exporter_env(base_env, accounts.no_reviews_kubeconfig)
+    with exporter_running(env, tmp_path / "exporter.log", "--secure-metrics") as exporter:
+        context = unverified()
+        wait_https_ready(exporter, context)
+        for _ in range(2):  # a failed review is not cached: each scrape asks (and fails) again
+            status, _, body = fetch(exporter, "/metrics", context, token=accounts.reader)
+            assert status == 500, body
+            assert b"kuberay_" not in body
+    log = full_log(exporter)
+    assert log.count("TokenReview failed; refusing the scrape") == 2
+    assert "HTTP 403" in log
+    assert accounts.reader not in log
