@@ -138,6 +138,16 @@ The exporter container, shared by the exporter Deployment and the sidecar mode.
     {{- if $e.logFile.enabled }}
     - --log-file-path={{ $e.logFile.path }}
     {{- end }}
+    {{- if $e.secureMetrics.enabled }}
+    - --secure-metrics
+    - --metrics-auth={{ $e.secureMetrics.auth }}
+    {{- if $e.secureMetrics.certSecret }}
+    - --tls-cert-file={{ include "ray-operator.exporterTLSDir" $ctx }}/tls.crt
+    - --tls-key-file={{ include "ray-operator.exporterTLSDir" $ctx }}/tls.key
+    {{- else }}
+    - --tls-san={{ include "ray-operator.exporterServiceNames" $ctx | fromJsonArray | join "," }}
+    {{- end }}
+    {{- end }}
     {{- with $e.extraArgs }}
     {{- toYaml . | nindent 4 }}
     {{- end }}
@@ -151,11 +161,11 @@ The exporter container, shared by the exporter Deployment and the sidecar mode.
       protocol: TCP
   {{- with $e.livenessProbe }}
   livenessProbe:
-    {{- toYaml . | nindent 4 }}
+    {{- include "ray-operator.exporterProbe" (dict "ctx" $ctx "probe" .) | nindent 4 }}
   {{- end }}
   {{- with $e.readinessProbe }}
   readinessProbe:
-    {{- toYaml . | nindent 4 }}
+    {{- include "ray-operator.exporterProbe" (dict "ctx" $ctx "probe" .) | nindent 4 }}
   {{- end }}
   {{- with $e.resources }}
   resources:
@@ -172,6 +182,86 @@ The exporter container, shared by the exporter Deployment and the sidecar mode.
     - name: exporter-logs
       mountPath: {{ dir $e.logFile.path }}
     {{- end }}
+    {{- if and $e.secureMetrics.enabled $e.secureMetrics.certSecret }}
+    - name: exporter-tls
+      mountPath: {{ include "ray-operator.exporterTLSDir" $ctx }}
+      readOnly: true
+    {{- end }}
+{{- end }}
+
+{{/*
+An exporter probe; with secure metrics an httpGet probe without a scheme uses HTTPS (the
+kubelet does not verify the certificate). Call with (dict "ctx" $ "probe" .Values.exporter.livenessProbe).
+*/}}
+{{- define "ray-operator.exporterProbe" -}}
+{{- $probe := deepCopy .probe }}
+{{- if and .ctx.Values.exporter.secureMetrics.enabled $probe.httpGet }}
+{{- if not $probe.httpGet.scheme }}
+{{- $_ := set $probe.httpGet "scheme" "HTTPS" }}
+{{- end }}
+{{- end }}
+{{- toYaml $probe }}
+{{- end }}
+
+{{/*
+Where the certSecret is mounted in the exporter container.
+*/}}
+{{- define "ray-operator.exporterTLSDir" -}}
+/etc/ray-exporter/tls
+{{- end }}
+
+{{/*
+The DNS names of the exporter Service, as a JSON list (the self-signed certificate's names).
+*/}}
+{{- define "ray-operator.exporterServiceNames" -}}
+{{- $service := include "ray-operator.exporterName" . }}
+{{- $namespace := .Release.Namespace }}
+{{- list $service (printf "%s.%s" $service $namespace) (printf "%s.%s.svc" $service $namespace) (printf "%s.%s.svc.cluster.local" $service $namespace) | toJson }}
+{{- end }}
+
+{{/*
+"true" when /metrics demands a bearer token reviewed by the apiserver.
+*/}}
+{{- define "ray-operator.metricsAuth" -}}
+{{- if and .Values.exporter.secureMetrics.enabled .Values.exporter.secureMetrics.auth }}true{{- end }}
+{{- end }}
+
+{{/*
+Scheme, TLS and credentials of a ServiceMonitor endpoint or PodMonitor podMetricsEndpoint.
+Call with (dict "ctx" $ "monitor" .Values.metrics.serviceMonitor "tokenFile" true); tokenFile:
+whether the kind may fall back to Prometheus's own token file (ServiceMonitor only).
+*/}}
+{{- define "ray-operator.scrapeSecurity" -}}
+{{- $ctx := .ctx }}
+{{- $secure := $ctx.Values.exporter.secureMetrics }}
+{{- if not $secure.enabled }}
+scheme: http
+{{- else }}
+scheme: https
+tlsConfig:
+  {{- if .monitor.tlsConfig }}
+  {{- toYaml .monitor.tlsConfig | nindent 2 }}
+  {{- else if $secure.certSecret }}
+  ca:
+    secret:
+      name: {{ $secure.certSecret }}
+      key: {{ $secure.caKey }}
+  serverName: {{ printf "%s.%s.svc" (include "ray-operator.exporterName" $ctx) $ctx.Release.Namespace }}
+  {{- else }}
+  insecureSkipVerify: true
+  {{- end }}
+{{- if include "ray-operator.metricsAuth" $ctx }}
+{{- if .monitor.bearerTokenSecret }}
+authorization:
+  type: Bearer
+  credentials:
+    name: {{ .monitor.bearerTokenSecret.name }}
+    key: {{ .monitor.bearerTokenSecret.key }}
+{{- else if .tokenFile }}
+bearerTokenFile: /var/run/secrets/kubernetes.io/serviceaccount/token
+{{- end }}
+{{- end }}
+{{- end }}
 {{- end }}
 
 {{/*
@@ -182,6 +272,19 @@ The exporter container's volumes.
   emptyDir: {}
 {{- if .Values.exporter.logFile.enabled }}
 {{ include "ray-operator.logVolume" (dict "logFile" .Values.exporter.logFile "name" "exporter-logs") }}
+{{- end }}
+{{- with .Values.exporter.secureMetrics }}
+{{- if and .enabled .certSecret }}
+- name: exporter-tls
+  secret:
+    secretName: {{ .certSecret }}
+    defaultMode: 0440
+    items:
+      - key: tls.crt
+        path: tls.crt
+      - key: tls.key
+        path: tls.key
+{{- end }}
 {{- end }}
 {{- end }}
 

@@ -125,3 +125,16 @@ subjects:
 {{- end }}
 {{- end }}
 {{- end }}
+
+{{/*
+Secured /metrics: ask the apiserver who a scraper is and whether it may get /metrics (the
+rights of the built-in system:auth-delegator ClusterRole).
+*/}}
+{{- define "ray-operator.metricsAuthRules" -}}
+- apiGroups: ["authentication.k8s.io"]
+  resources: ["tokenreviews"]
+  verbs: ["create"]
+- apiGroups: ["authorization.k8s.io"]
+  resources: ["subjectaccessreviews"]
+  verbs: ["create"]
+{{- end }}
