@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 import yaml
+from chart_release import installed, kubeconfig_for, tool_env
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -114,7 +115,7 @@ def service_account_token(api: client.ApiClient, namespace: str, account: str) -
     return str(token.status.token)
 
 
-def kubeconfig_for(admin: str, token: str, path: Path) -> Path:
+def token_kubeconfig(admin: str, token: str, path: Path) -> Path:
     data = yaml.safe_load(Path(admin).read_text())
     data["users"] = [{"name": "exporter", "user": {"token": token}}]
     for context in data["contexts"]:
@@ -141,10 +142,10 @@ def accounts(
             namespace,
             reader=tokens["prometheus"],
             stranger=tokens["stranger"],
-            exporter_kubeconfig=kubeconfig_for(
+            exporter_kubeconfig=token_kubeconfig(
                 kubeconfig, tokens["exporter"], tmp_path / "exporter.kubeconfig"
             ),
-            no_reviews_kubeconfig=kubeconfig_for(
+            no_reviews_kubeconfig=token_kubeconfig(
                 kubeconfig, tokens["exporter-no-reviews"], tmp_path / "no-reviews.kubeconfig"
             ),
         )
@@ -359,3 +360,59 @@ def test_without_review_rights_the_exporter_refuses_with_500_never_200(
     assert log.count("TokenReview failed; refusing the scrape") == 2
     assert "HTTP 403" in log
     assert accounts.reader not in log
+
+
+def test_the_charts_rbac_is_what_a_secured_exporter_and_its_scrapers_need(
+    kube_cluster: Any, api_client: client.ApiClient, tmp_path: Path
+) -> None:
+    """Install the chart with secure metrics; run the exporter with the Deployment's own args
+    as the chart's exporter ServiceAccount; the bound Prometheus account scrapes, others not."""
+    values = {
+        "exporter": {
+            "secureMetrics": {"enabled": True, "prometheusServiceAccount": {"name": "prometheus"}}
+        }
+    }
+    apply_crds(tool_env(kube_cluster))
+    with installed(kube_cluster, api_client, values, tmp_path) as release:
+        core = client.CoreV1Api(api_client)
+        for account in ("prometheus", "stranger"):
+            core.create_namespaced_service_account(
+                release.namespace,
+                client.V1ServiceAccount(metadata=client.V1ObjectMeta(name=account)),
+            )
+        assert release.can_i(release.exporter, "create", "tokenreviews.authentication.k8s.io")
+        assert release.can_i(
+            release.exporter, "create", "subjectaccessreviews.authorization.k8s.io"
+        )
+        assert not release.can_i(release.exporter, "create", "pods")
+        assert release.can_i("prometheus", "get", "/metrics")
+        assert not release.can_i("stranger", "get", "/metrics")
+
+        [deployment] = [
+            d
+            for d in release.manifest
+            if d["kind"] == "Deployment" and d["metadata"]["name"] == release.exporter
+        ]
+        [container] = deployment["spec"]["template"]["spec"]["containers"]
+        args = [a for a in container["args"] if not a.startswith("--listen-address=")]
+        assert "--secure-metrics" in args
+        env = exporter_env(
+            tool_env(kube_cluster),
+            kubeconfig_for(release, release.exporter, tmp_path / "exporter.kubeconfig"),
+        )
+        tokens = {
+            account: release.kubectl(
+                "create", "token", account, "-n", release.namespace
+            ).stdout.strip()
+            for account in ("prometheus", "stranger")
+        }
+        with exporter_running(env, tmp_path / "exporter.log", *args) as exporter:
+            context = unverified()
+            wait_https_ready(exporter, context)
+            assert fetch(exporter, "/metrics", context, token=tokens["stranger"])[0] == 403
+            status, _, body = fetch(exporter, "/metrics", context, token=tokens["prometheus"])
+            assert status == 200, body
+            assert b"# TYPE kuberay_cluster_info gauge" in body
+    log = full_log(exporter)
+    assert "TokenReview failed" not in log
+    assert release.exporter in log  # the self-signed certificate names the Service
