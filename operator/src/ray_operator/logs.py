@@ -1,21 +1,39 @@
-"""Logging: loguru for everything, one line per record, JSON (default) or console.
+"""Logging (DESIGN.md §6): loguru for everything, one line per record, JSON or console.
 
-`configure_logging` is called once from main(). It installs a stdout sink and, with
---log-file-path, a file sink rotated at 500 MB keeping at most 10 files for at most 30 days.
-Standard-library logging (kopf, aiohttp, kubernetes) is routed into loguru, so every line
-has the same format. Lines about an object carry `kind`, `namespace` and `name`: bind them
-(`logger.bind(kind=..., namespace=..., name=...)`); kopf's per-object records get them from
-kopf's own object reference.
+`configure_logging` is called once from main(). It installs a stdout sink in the chosen
+encoding at the chosen level and, with --log-file-path, a file sink in the same encoding at
+INFO or above, rotated at 500 MiB, keeping the 10 newest rotated files and none older than
+30 days (the limits are keyword parameters so tests can use small ones). Standard-library
+logging (kopf, the kubernetes client, urllib3, aiohttp, asyncio), `warnings`, http.client's
+debug prints and uncaught exceptions are routed into loguru, so nothing is printed in
+another format.
+
+A JSON line has `ts` (ISO 8601, UTC, milliseconds, `Z`), `level` (lower case), `logger` and
+`msg`; a line about an object adds `kind`, `namespace` and `name` (bind them:
+`logger.bind(kind=..., namespace=..., name=...)`; kopf's object loggers supply them); other
+bound values follow; an exception adds `error` (`Type: message`) and `stack` (the
+traceback), still on one line. The console encoding prints the same fields as
+`ts  level  logger  msg  {context as JSON}` with the traceback below.
+
+No secret reaches a sink: a loguru patcher redacts every message and bound value, and the
+formatter redacts exception text (bearer tokens, Authorization and Cookie headers,
+`token=`/`password=`-like assignments, PEM private keys, JWTs, passwords in URLs).
 """
 
 from __future__ import annotations
 
+import builtins
+import http.client
 import json
 import logging
+import re
 import sys
+import threading
 import traceback
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import TracebackType
 from typing import TYPE_CHECKING, Any, TextIO
 
 from loguru import logger
@@ -25,25 +43,90 @@ if TYPE_CHECKING:
 
     from ray_operator.settings import Settings
 
+ROTATION_BYTES = 500 * 1024 * 1024
+RETENTION_FILES = 10
+RETENTION_AGE = timedelta(days=30)
+FILE_MIN_LEVEL = "INFO"
 OBJECT_FIELDS = ("kind", "namespace", "name")
-ROTATION = "500 MB"
-KEEP_FILES = 10
-KEEP_DAYS = 30
-STDLIB_LEVELS = {
-    "TRACE": logging.DEBUG,
-    "DEBUG": logging.DEBUG,
-    "INFO": logging.INFO,
-    "SUCCESS": logging.INFO,
-    "WARNING": logging.WARNING,
-    "ERROR": logging.ERROR,
-    "CRITICAL": logging.CRITICAL,
-}
-# kopf logs every successful watch-event handler call at INFO: one line per pod event.
+RESERVED_FIELDS = ("ts", "level", "logger", "msg", *OBJECT_FIELDS, "error", "stack")
+# Below DEBUG these only warn: kopf logs every handler call on every watch event at INFO.
 QUIET_LOGGERS = {
     "aiohttp.access": logging.WARNING,
     "kubernetes": logging.WARNING,
     "kopf.objects": logging.WARNING,
 }
+
+REDACTED = "[REDACTED]"
+_SECRET_KEY = re.compile(
+    r"password|passwd|secret|token|api[_-]?key|credential|authorization|cookie|private[_-]?key",
+    re.IGNORECASE,
+)
+_PEM_KEY = re.compile(
+    r"-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----.*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|\Z)",
+    re.DOTALL,
+)
+_HEADER = re.compile(
+    r"\b((?:proxy-)?authorization|(?:set-)?cookie|x-[a-z0-9-]*(?:token|key))"
+    r"(\\?[\"']?\s*[:=]\s*\\?[\"']?)(?:(bearer|basic|digest|negotiate)\s+)?[^\r\n\\\"']+",
+    re.IGNORECASE,
+)
+_BEARER = re.compile(r"\b(bearer)\s+([A-Za-z0-9._~+/-]+=*)", re.IGNORECASE)
+_ASSIGNMENT = re.compile(
+    r"\b([\w.-]*(?:password|passwd|secret|token|api[_-]?key|access[_-]?key|credentials?))"
+    r"(\\?[\"']?\s*[:=]\s*\\?[\"']?)([^\s\"'\\&,;()\[\]{}<>]+)",
+    re.IGNORECASE,
+)
+_URL_PASSWORD = re.compile(r"\b([a-z][a-z0-9+.-]*://[^/\s:@]+:)[^/\s@]+@", re.IGNORECASE)
+_JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*")
+
+
+def _pem(match: re.Match[str]) -> str:
+    label = f"{match[1]}PRIVATE KEY-----"
+    return f"-----BEGIN {label}{REDACTED}-----END {label}"
+
+
+def _header(match: re.Match[str]) -> str:
+    scheme = f"{match[3]} " if match[3] else ""
+    return f"{match[1]}{match[2]}{scheme}{REDACTED}"
+
+
+def _bearer(match: re.Match[str]) -> str:
+    # "a bearer token" is prose; a credential is long or has digits or punctuation.
+    value = match[2]
+    credential = len(value) >= 20 or (len(value) >= 8 and not value.isalpha())
+    return f"{match[1]} {REDACTED}" if credential else match[0]
+
+
+def redact(text: str) -> str:
+    """`text` with every credential it carries replaced by [REDACTED]."""
+    text = _PEM_KEY.sub(_pem, text)
+    text = _HEADER.sub(_header, text)
+    text = _BEARER.sub(_bearer, text)
+    text = _ASSIGNMENT.sub(lambda m: f"{m[1]}{m[2]}{REDACTED}", text)
+    text = _URL_PASSWORD.sub(lambda m: f"{m[1]}{REDACTED}@", text)
+    return _JWT.sub(REDACTED, text)
+
+
+def _clean(key: str, value: Any) -> Any:
+    """A bound value as it may be logged: JSON-native, secrets redacted."""
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if _SECRET_KEY.search(key):
+        return REDACTED
+    if isinstance(value, dict):
+        return {str(k): _clean(str(k), v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_clean(key, item) for item in value]
+    return redact(value if isinstance(value, str) else str(value))
+
+
+def redact_record(record: Record) -> None:
+    """The loguru patcher: runs on every record before any sink sees it."""
+    record["message"] = redact(record["message"])
+    extra = record["extra"]
+    for key, value in list(extra.items()):
+        if not key.startswith("_"):
+            extra[key] = _clean(key, value)
 
 
 def _timestamp(record: Record) -> str:
@@ -52,61 +135,67 @@ def _timestamp(record: Record) -> str:
 
 
 def _fields(record: Record) -> dict[str, Any]:
-    extra = dict(record["extra"])
-    source = extra.pop("logger", None) or record["name"]
+    extra = record["extra"]
     fields: dict[str, Any] = {
         "ts": _timestamp(record),
         "level": record["level"].name.lower(),
-        "logger": source,
+        "logger": extra.get("logger") or record["name"],
         "msg": record["message"],
     }
-    for key in OBJECT_FIELDS:
-        if extra.get(key):
-            fields[key] = extra.pop(key)
-    extra.pop("_line", None)
-    fields.update(
-        {k: v if isinstance(v, (str, int, float, bool)) else str(v) for k, v in extra.items()}
-    )
+    fields.update({key: extra[key] for key in OBJECT_FIELDS if extra.get(key)})
+    for key, value in extra.items():
+        if key not in RESERVED_FIELDS and not key.startswith("_"):
+            fields[key] = value
+    if "error" in extra:
+        fields["error"] = extra["error"]
     exception = record["exception"]
     if exception is not None and exception.type is not None:
-        fields["error"] = f"{exception.type.__name__}: {exception.value}"
+        fields["error"] = redact(f"{exception.type.__name__}: {exception.value}")
+        stack = traceback.format_exception(exception.type, exception.value, exception.traceback)
+        fields["stack"] = redact("".join(stack))
     return fields
 
 
 def json_line(record: Record) -> str:
-    fields = _fields(record)
-    exception = record["exception"]
-    if exception is not None and exception.type is not None:
-        stack = traceback.format_exception(exception.type, exception.value, exception.traceback)
-        fields["stack"] = "".join(stack)
-    return json.dumps(fields, ensure_ascii=False, default=str)
+    return json.dumps(_fields(record), ensure_ascii=False, default=str)
 
 
 def console_line(record: Record) -> str:
     fields = _fields(record)
-    head = (
-        f"{fields.pop('ts')}  {fields.pop('level'):<8} {fields.pop('logger')}  {fields.pop('msg')}"
-    )
-    return f"{head}  {json.dumps(fields, default=str)}" if fields else head
+    stack = fields.pop("stack", "")
+    head = f"{fields.pop('ts')}  {fields.pop('level'):<8} {fields.pop('logger')}  "
+    head += str(fields.pop("msg"))
+    line = f"{head}  {json.dumps(fields, ensure_ascii=False, default=str)}" if fields else head
+    return f"{line}\n{stack.rstrip()}" if stack else line
 
 
-def _formatter(render: Any, *, traceback_below: bool) -> Any:
+def _formatter(render: Callable[[Record], str]) -> Callable[[Record], str]:
     def format_record(record: Record) -> str:
         record["extra"]["_line"] = render(record)
-        below = traceback_below and record["exception"] is not None
-        return "{extra[_line]}\n" + ("{exception}" if below else "")
+        return "{extra[_line]}\n"
 
     return format_record
 
 
-def retention(files: list[str]) -> None:
-    """Keep the newest KEEP_FILES rotated files, none older than KEEP_DAYS."""
-    cutoff = datetime.now(UTC) - timedelta(days=KEEP_DAYS)
-    paths = sorted((Path(f) for f in files), key=lambda p: p.stat().st_mtime, reverse=True)
-    for index, path in enumerate(paths):
-        modified = datetime.fromtimestamp(path.stat().st_mtime, UTC)
-        if index >= KEEP_FILES or modified < cutoff:
-            path.unlink(missing_ok=True)
+def keep_newest(limit: int, max_age: timedelta) -> Callable[[Sequence[str]], None]:
+    """A loguru retention function: keep the `limit` newest rotated files, none past `max_age`.
+
+    Loguru calls it at each rotation with the rotated files (the new active file does not
+    exist yet), like lumberjack's MaxBackups and MaxAge.
+    """
+
+    def retain(files: Sequence[str]) -> None:
+        cutoff = datetime.now(UTC) - max_age
+        # Newest first; rotated names carry their time, which orders files with equal mtimes.
+        paths = sorted(
+            (Path(f) for f in files), key=lambda p: (p.stat().st_mtime_ns, p.name), reverse=True
+        )
+        for index, path in enumerate(paths):
+            modified = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+            if index >= limit or modified < cutoff:
+                path.unlink(missing_ok=True)
+
+    return retain
 
 
 class InterceptHandler(logging.Handler):
@@ -118,40 +207,85 @@ class InterceptHandler(logging.Handler):
         except ValueError:
             level = record.levelno
         bound: dict[str, Any] = {"logger": record.name}
-        ref = getattr(record, "k8s_ref", None)
+        ref = getattr(record, "k8s_ref", None)  # kopf's object loggers
         if isinstance(ref, dict):
-            bound.update({key: ref.get(key) for key in OBJECT_FIELDS if ref.get(key)})
-        logger.bind(**bound).opt(exception=record.exc_info, depth=0).log(level, record.getMessage())
+            bound.update({key: ref[key] for key in OBJECT_FIELDS if ref.get(key)})
+        logger.bind(**bound).opt(exception=record.exc_info).log(level, "{}", record.getMessage())
 
 
-def configure_logging(settings: Settings, stream: TextIO | None = None) -> None:
+def _http_client_print(*values: object, **kwargs: Any) -> None:
+    """http.client prints its debug output (request headers included); log it instead."""
+    if kwargs.get("file") not in (None, sys.stdout):
+        builtins.print(*values, **kwargs)
+        return
+    sep = kwargs.get("sep")
+    text = (" " if sep is None else str(sep)).join(str(value) for value in values)
+    logger.bind(logger="http.client").debug("{}", text)
+
+
+def _log_uncaught(
+    kind: type[BaseException], value: BaseException, trace: TracebackType | None
+) -> None:
+    if issubclass(kind, KeyboardInterrupt):
+        sys.__excepthook__(kind, value, trace)
+        return
+    logger.opt(exception=(kind, value, trace)).critical("uncaught exception")
+
+
+def _log_uncaught_in_thread(args: threading.ExceptHookArgs) -> None:
+    if args.exc_value is None or issubclass(args.exc_type, SystemExit):
+        return
+    thread = args.thread.name if args.thread is not None else "unknown"
+    logger.opt(exception=(args.exc_type, args.exc_value, args.exc_traceback)).error(
+        "uncaught exception in thread {thread}", thread=thread
+    )
+
+
+def route_standard_logging(level: str) -> None:
+    """Route stdlib logging, warnings, http.client prints and uncaught exceptions to loguru."""
+    stdlib_level = logger.level(level).no
+    logging.basicConfig(handlers=[InterceptHandler()], level=stdlib_level, force=True)
+    for name, quiet in QUIET_LOGGERS.items():
+        logging.getLogger(name).setLevel(
+            stdlib_level if stdlib_level <= logging.DEBUG else max(quiet, stdlib_level)
+        )
+    logging.captureWarnings(True)
+    setattr(http.client, "print", _http_client_print)  # noqa: B010  (shadows the builtin there)
+    sys.excepthook = _log_uncaught
+    threading.excepthook = _log_uncaught_in_thread
+
+
+def configure_logging(
+    settings: Settings,
+    stream: TextIO | None = None,
+    *,
+    rotation_bytes: int = ROTATION_BYTES,
+    retention_files: int = RETENTION_FILES,
+    retention_age: timedelta = RETENTION_AGE,
+) -> None:
+    """Log to `stream` (stdout) and, with a file path, to a rotated file; see the module doc."""
     render = json_line if settings.log_format == "json" else console_line
-    formatter = _formatter(render, traceback_below=settings.log_format == "console")
     logger.remove()
+    logger.configure(patcher=redact_record)
     logger.add(
         stream or sys.stdout,
         level=settings.log_level,
-        format=formatter,
+        format=_formatter(render),
         backtrace=False,
         diagnose=False,
         colorize=False,
     )
     if settings.log_file_path is not None:
-        settings.log_file_path.parent.mkdir(parents=True, exist_ok=True)
+        file_level = max(logger.level(settings.log_level).no, logger.level(FILE_MIN_LEVEL).no)
         logger.add(
             settings.log_file_path,
-            level=settings.log_level,
-            format=formatter,
-            rotation=ROTATION,
-            retention=retention,
+            level=file_level,
+            format=_formatter(render),
+            rotation=rotation_bytes,
+            retention=keep_newest(retention_files, retention_age),
             backtrace=False,
             diagnose=False,
+            colorize=False,
             enqueue=False,
         )
-    stdlib_level = STDLIB_LEVELS.get(settings.log_level, logging.INFO)
-    logging.basicConfig(handlers=[InterceptHandler()], level=stdlib_level, force=True)
-    for name, quiet in QUIET_LOGGERS.items():
-        # At DEBUG everything speaks; otherwise the chatty libraries only warn.
-        logging.getLogger(name).setLevel(
-            stdlib_level if stdlib_level <= logging.DEBUG else max(quiet, stdlib_level)
-        )
+    route_standard_logging(settings.log_level)
