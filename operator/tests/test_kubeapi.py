@@ -10,6 +10,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from ray_operator.kubeapi import ApiError, Connection, KubeApi, namespaced
+from ray_operator.throttle import TokenBucket
 
 
 class Server:
@@ -105,3 +106,14 @@ async def test_creates_are_retried_when_throttled(server: tuple[Server, KubeApi]
     state.failure_status = 429
     await api.create("/api/v1/namespaces/ns/pods", {"kind": "Pod"})
     assert len(state.hits) == 2
+
+
+async def test_requests_beyond_the_burst_wait_for_the_limiter(
+    server: tuple[Server, KubeApi],
+) -> None:
+    state, api = server
+    api.limiter = TokenBucket(50, 2)
+    for _ in range(4):
+        await api.get(namespaced("v1", "pods", "ns", "p"))
+    assert len(state.hits) == 4
+    assert api.limiter.waited_seconds > 0

@@ -135,3 +135,29 @@ async def test_failure_logs_name_the_object() -> None:
     logger.remove(sink)
     assert records[0]["kind"] == "RayCluster"
     assert (records[0]["namespace"], records[0]["name"]) == ("ns", "demo")
+
+
+async def test_shutdown_lets_the_reconcile_in_flight_finish_and_starts_no_other() -> None:
+    started = asyncio.Event()
+    release = asyncio.Event()
+    finished: list[str] = []
+
+    async def reconcile(key: str) -> float | None:
+        started.set()
+        await release.wait()
+        finished.append(key)
+        return None
+
+    controller: Controller[str] = Controller("test", reconcile, workers=1, resync_period=0.01)
+    runner = asyncio.create_task(controller.run())
+    controller.enqueue("busy")
+    controller.enqueue("waiting")
+    await asyncio.wait_for(started.wait(), 10)
+    assert controller.in_flight == 1
+    controller.shutdown()
+    await asyncio.sleep(0.02)
+    assert not runner.done(), "run() must wait for the reconcile in flight"
+    release.set()
+    await asyncio.wait_for(runner, 10)
+    assert finished == ["busy"]
+    assert controller.in_flight == 0

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
+import threading
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +32,7 @@ from ray_operator.service import constants as service_constants
 from ray_operator.service import handlers as service_handlers
 from ray_operator.service.reconciler import ServiceReconciler
 from ray_operator.settings import Settings
+from ray_operator.throttle import RetryDelays
 
 LEASE_NAME = "ray-operator-leader"
 
@@ -60,6 +63,8 @@ def kopf_settings(settings: Settings) -> kopf.OperatorSettings:
     # (which a namespaced install is not granted) to discover them.
     result.scanning.disabled = True
     result.watching.client_timeout = 330
+    # An apiserver that is down (not started yet, restarting) is waited for, with jitter.
+    result.networking.error_backoffs = RetryDelays()
     cluster_handlers.watch_selectors(result)
     job_handlers.watch_selectors(result)
     return result
@@ -84,7 +89,7 @@ def login_handler(connection: Connection) -> Any:
 
 def build_runtime(settings: Settings) -> Runtime:
     connection = load_connection()
-    api = KubeApi(connection)
+    api = KubeApi(connection, qps=settings.kube_api_qps, burst=settings.kube_api_burst)
     events = EventRecorder(
         api, component=cluster_constants.COMPONENT, instance=settings.identity, background=True
     )
@@ -128,6 +133,7 @@ def build_runtime(settings: Settings) -> Runtime:
     def stats() -> dict[str, Any]:
         return {
             "apiRequests": api.requests,
+            "apiThrottledSeconds": round(api.limiter.waited_seconds, 3),
             "controllers": {
                 c.name: {
                     "reconciles": c.stats.reconciles,
@@ -151,38 +157,74 @@ def build_runtime(settings: Settings) -> Runtime:
     )
 
 
-async def _reconcile_when_elected(runtime: Runtime) -> None:
+async def _reconcile_when_elected(runtime: Runtime, stopping: asyncio.Event) -> None:
+    """Campaign (with --leader-election), then run the controllers until `stopping` is set,
+    then drain them. Returns after a graceful stop; raises when leadership is lost or a
+    controller fails."""
     elector: LeaderElector | None = None
     tasks: list[asyncio.Task[None]] = []
-    if runtime.settings.leader_election:
-        elector = LeaderElector(
-            runtime.api,
-            namespace=runtime.settings.leader_election_namespace,
-            name=LEASE_NAME,
-            identity=runtime.settings.identity,
-        )
-        campaign = asyncio.create_task(elector.run(), name="leader-election")
-        tasks.append(campaign)
-        waiter = asyncio.create_task(elector.elected.wait())
-        done, _ = await asyncio.wait({campaign, waiter}, return_when=asyncio.FIRST_COMPLETED)
-        if campaign in done:
-            waiter.cancel()
-            raise RuntimeError("leader election ended before leadership was acquired")
-    runtime.health.leader = True
-    tasks += [asyncio.create_task(c.run(), name=c.name) for c in runtime.controllers]
+    stop_waiter = asyncio.create_task(stopping.wait(), name="stop-waiter")
     try:
-        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        for task in done:
-            task.result()
-        raise RuntimeError("leadership lost")
+        if runtime.settings.leader_election:
+            elector = LeaderElector(
+                runtime.api,
+                namespace=runtime.settings.leader_election_namespace,
+                name=LEASE_NAME,
+                identity=runtime.settings.identity,
+            )
+            campaign = asyncio.create_task(elector.run(), name="leader-election")
+            tasks.append(campaign)
+            elected = asyncio.create_task(elector.elected.wait(), name="elected")
+            done, _ = await asyncio.wait(
+                {campaign, elected, stop_waiter}, return_when=asyncio.FIRST_COMPLETED
+            )
+            elected.cancel()
+            if stop_waiter in done:
+                return
+            if campaign in done:
+                raise RuntimeError("leader election ended before leadership was acquired")
+        runtime.health.leader = True
+        workers = [asyncio.create_task(c.run(), name=c.name) for c in runtime.controllers]
+        tasks += workers
+        done, _ = await asyncio.wait({*tasks, stop_waiter}, return_when=asyncio.FIRST_COMPLETED)
+        if stop_waiter not in done:
+            for task in done:
+                task.result()
+            raise RuntimeError("leadership lost")
+        await _drain(runtime.controllers, workers, runtime.settings.shutdown_timeout)
     finally:
+        stop_waiter.cancel()
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, stop_waiter, return_exceptions=True)
+        if elector is not None and runtime.health.leader:
+            runtime.health.leader = False
+            await elector.release()
+
+
+async def _drain(
+    controllers: list[Controller[Any]], workers: list[asyncio.Task[None]], grace: float
+) -> None:
+    """Let the reconciles in flight finish (up to `grace` seconds); the caller cancels the rest."""
+    in_flight = sum(c.in_flight for c in controllers)
+    for controller in controllers:
+        controller.shutdown()
+    _, pending = await asyncio.wait(workers, timeout=grace)
+    left = sum(c.in_flight for c in controllers) if pending else 0
+    logger.info(
+        "drained: {done} of {in_flight} reconciles in flight finished",
+        done=in_flight - left,
+        in_flight=in_flight,
+    )
 
 
 async def run(runtime: Runtime) -> int:
-    """Run until SIGTERM/SIGINT (handled by kopf) or a fatal error; the exit code."""
+    """Run until SIGTERM/SIGINT or a fatal error; the exit code.
+
+    A signal first drains the reconcilers (up to --shutdown-timeout), releases the leader
+    Lease, and only then stops kopf's watches: kopf's own handling would cancel the
+    reconciles in flight five seconds after it stopped.
+    """
     settings = runtime.settings
     ready = asyncio.Event()
     stop = asyncio.Event()
@@ -206,11 +248,24 @@ async def run(runtime: Runtime) -> int:
         ),
         name="kopf",
     )
-    reconciling = asyncio.create_task(_reconcile_when_elected(runtime), name="reconcilers")
+    stopping = asyncio.Event()
+    reconciling = asyncio.create_task(
+        _reconcile_when_elected(runtime, stopping), name="reconcilers"
+    )
+
+    def request_stop(signum: signal.Signals) -> None:
+        logger.info("{signal} received; draining", signal=signum.name)
+        runtime.health.ready = False
+        stopping.set()
 
     async def mark_ready() -> None:
         await ready.wait()
-        runtime.health.ready = True
+        # kopf installed its signal handlers while starting; these replace them.
+        if threading.current_thread() is threading.main_thread():
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(signum, request_stop, signum)
+        runtime.health.ready = not stopping.is_set()
         logger.info("watching; ready")
 
     marker = asyncio.create_task(mark_ready())
@@ -223,11 +278,18 @@ async def run(runtime: Runtime) -> int:
             )
             exit_code = 1
     finally:
-        runtime.health.alive = False
-        stop.set()
-        for task in (reconciling, marker):
-            task.cancel()
+        # Not ready from here on; reconciles in flight finish; kopf stops watching.
+        runtime.health.ready = False
+        stopping.set()
+        marker.cancel()
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(
+                _quietly(asyncio.shield(reconciling)), runtime.settings.shutdown_timeout + 5
+            )
+        reconciling.cancel()
         await _quietly(asyncio.gather(reconciling, marker, return_exceptions=True))
+        stop.set()
+        runtime.health.alive = False
         with contextlib.suppress(asyncio.TimeoutError, Exception):
             await asyncio.wait_for(operator, timeout=10)
         for recorder in runtime.recorders:

@@ -5,6 +5,9 @@ object from its current state. A key is processed by one worker at a time; addin
 that is queued keeps the earlier due time, adding a key that is being processed queues it
 again once the worker is done. A failing reconcile is retried with exponential backoff for
 that key alone, so one broken object never slows down the others.
+
+Shutdown drains: `shutdown()` closes the queue, idle workers return at once, busy ones finish
+the reconcile they are in (so no create or status patch is cut in half) and then return.
 """
 
 from __future__ import annotations
@@ -42,6 +45,10 @@ class WorkQueue(Generic[K]):
 
     def __len__(self) -> int:
         return len(self._due)
+
+    @property
+    def processing(self) -> int:
+        return len(self._processing)
 
     def add(self, key: K, delay: float = 0.0) -> None:
         due = self._clock() + max(0.0, delay)
@@ -140,20 +147,29 @@ class Controller(Generic[K]):
         self.queue.forget(key)
         self._failures.pop(key, None)
 
+    @property
+    def in_flight(self) -> int:
+        """Keys being reconciled right now."""
+        return self.queue.processing
+
+    def shutdown(self) -> None:
+        """Stop taking keys; run() returns once the reconciles in flight are done."""
+        self.queue.close()
+
     async def run(self) -> None:
-        """Work until cancelled."""
-        tasks = [
+        """Work until shutdown() (after in-flight reconciles end) or cancellation."""
+        workers = [
             asyncio.create_task(self._work(), name=f"{self.name}-worker-{i}")
             for i in range(self._workers)
         ]
-        tasks.append(asyncio.create_task(self._resync(), name=f"{self.name}-resync"))
+        resync = asyncio.create_task(self._resync(), name=f"{self.name}-resync")
         try:
-            await asyncio.gather(*tasks)
+            await asyncio.gather(*workers)
         finally:
             self.queue.close()
-            for task in tasks:
+            for task in (*workers, resync):
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.gather(*workers, resync, return_exceptions=True)
 
     async def _work(self) -> None:
         while True:

@@ -4,7 +4,8 @@ KUBECONFIG or the pod's service account.
 Only what the reconcilers need (get, list, create, patch, delete on namespaced paths). Reads
 are quorum reads straight from the apiserver, so a reconcile never acts on a stale cache.
 Transient failures (connection errors, 429, 5xx) are retried briefly, except for a create
-that may already have reached the apiserver.
+that may already have reached the apiserver. Every attempt first takes a token from the
+client-side rate limiter (`throttle`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from urllib.parse import quote
 import aiohttp
 from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
+
+from ray_operator.throttle import TokenBucket
 
 Json = dict[str, Any]
 RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0)
@@ -118,8 +121,17 @@ def namespaced(
 class KubeApi:
     """JSON requests to the apiserver over one pooled aiohttp session."""
 
-    def __init__(self, connection: Connection, *, timeout: float = 30, max_connections: int = 32):
+    def __init__(
+        self,
+        connection: Connection,
+        *,
+        timeout: float = 30,
+        max_connections: int = 32,
+        qps: float = 50,
+        burst: int = 100,
+    ):
         self._connection = connection
+        self.limiter = TokenBucket(qps, burst)
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._max_connections = max_connections
         self._session: aiohttp.ClientSession | None = None
@@ -180,6 +192,7 @@ class KubeApi:
         if body is not None:
             headers["Content-Type"] = content_type
             data = json.dumps(body)
+        await self.limiter.acquire()
         self.requests += 1
         async with self._client().request(
             method, self._connection.server + path, params=params, data=data, headers=headers

@@ -5,6 +5,11 @@ every `renew_every` seconds; another replica takes over when the Lease has not b
 for `lease_seconds`. A holder that cannot renew in time stops (the process exits and is
 restarted), so two replicas never reconcile at once. Writes use the Lease's resourceVersion,
 so concurrent candidates cannot both win.
+
+An apiserver that cannot be reached (not started yet, restarting) is an unknown outcome, not
+an error: a candidate keeps campaigning, a leader keeps leading until its lease would have
+expired. A leader that stops gracefully releases the Lease (`release()`), so a standby takes
+over at its next attempt instead of waiting out `lease_seconds`.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+import aiohttp
 from loguru import logger
 
 from ray_operator.clock import Clock, parse_rfc3339, utc_now
@@ -79,8 +85,8 @@ class LeaderElector:
             held: bool | None
             try:
                 held = await self._attempt(now)
-            except ApiError as error:
-                logger.warning("leader election: {error}", error=error)
+            except (ApiError, aiohttp.ClientError, TimeoutError) as error:
+                logger.warning("leader election: {error}", error=str(error) or type(error).__name__)
                 held = None  # unknown: keep leading until the lease would have expired
             if held:
                 last_renewal = now
@@ -95,6 +101,23 @@ class LeaderElector:
                     logger.error("lost the leader lease; stopping")
                     return
             await asyncio.sleep(self._renew_every)
+
+    async def release(self) -> bool:
+        """Give the Lease up if this replica holds it; whether it was released."""
+        path = namespaced(LEASE_API, "leases", self._namespace, self._name)
+        try:
+            lease = await self._api.get(path)
+            if (lease.get("spec") or {}).get("holderIdentity") != self.identity:
+                return False
+            version = (lease.get("metadata") or {}).get("resourceVersion")
+            await self._api.merge_patch(
+                path, {"metadata": {"resourceVersion": version}, "spec": {"holderIdentity": None}}
+            )
+        except (ApiError, aiohttp.ClientError, TimeoutError) as error:
+            logger.warning("could not release the leader lease: {error}", error=error)
+            return False
+        logger.info("released the leader lease ({identity})", identity=self.identity)
+        return True
 
     async def _attempt(self, now: datetime) -> bool:
         path = namespaced(LEASE_API, "leases", self._namespace, self._name)

@@ -17,6 +17,9 @@ service account is used.
 | --cluster-domain DOMAIN | RAY_OPERATOR_CLUSTER_DOMAIN | cluster.local |
 | --workers N | RAY_OPERATOR_WORKERS | 16 (concurrent reconciles per kind) |
 | --resync-period SECONDS | RAY_OPERATOR_RESYNC_PERIOD | 60 |
+| --shutdown-timeout SECONDS | RAY_OPERATOR_SHUTDOWN_TIMEOUT | 20 (drain on SIGTERM) |
+| --kube-api-qps N | RAY_OPERATOR_KUBE_API_QPS | 50 (sustained requests per second) |
+| --kube-api-burst N | RAY_OPERATOR_KUBE_API_BURST | 100 (requests allowed at once) |
 """
 
 from __future__ import annotations
@@ -53,6 +56,9 @@ class Settings:
     cluster_domain: str = "cluster.local"
     workers: int = 16
     resync_period: float = 60.0
+    shutdown_timeout: float = 20.0
+    kube_api_qps: float = 50.0
+    kube_api_burst: int = 100
     identity: str = "ray-operator"
 
     @property
@@ -144,6 +150,14 @@ def parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
     p.add_argument("--cluster-domain", default=env("cluster-domain", "cluster.local"))
     p.add_argument("--workers", type=_positive_int, default=env("workers", "16"))
     p.add_argument("--resync-period", type=_positive_float, default=env("resync-period", "60"))
+    p.add_argument(
+        "--shutdown-timeout",
+        type=_positive_float,
+        default=env("shutdown-timeout", "20"),
+        help="on SIGTERM, how long reconciles in flight may take to finish",
+    )
+    p.add_argument("--kube-api-qps", type=_positive_float, default=env("kube-api-qps", "50"))
+    p.add_argument("--kube-api-burst", type=_positive_int, default=env("kube-api-burst", "100"))
     return p
 
 
@@ -168,6 +182,9 @@ def load_settings(
         cluster_domain=args.cluster_domain,
         workers=args.workers,
         resync_period=args.resync_period,
+        shutdown_timeout=args.shutdown_timeout,
+        kube_api_qps=args.kube_api_qps,
+        kube_api_burst=args.kube_api_burst,
         # Unique per process: two operators on one host must not share a lease identity.
         identity=environ.get("POD_NAME") or f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}",
     )
