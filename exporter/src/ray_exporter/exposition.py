@@ -63,6 +63,7 @@ def format_value(value: float) -> str:
     exponent is below -4 or at least 6 (so 123456 but 1.234567e+06, 0.0001 but
     1e-05), as KubeRay's output reads.
     """
+    value = float(value)  # an int is written as the float64 Go would hold it
     if math.isnan(value):
         return "NaN"
     if math.isinf(value):

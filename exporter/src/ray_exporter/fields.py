@@ -87,12 +87,16 @@ def text(
     return None
 
 
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
 def integer(obj: Mapping[str, Any], key: str, found: Problems, problem: Problem) -> int | None:
-    """`obj[key]` as an int (booleans are not ints here); absent or null gives None."""
+    """`obj[key]` as an int64, as Kubernetes stores integers (booleans are not ints here, and
+    Python's unbounded ints beyond int64 are a problem too); absent or null gives None."""
     value = obj.get(key)
     if value is None:
         return None
-    if isinstance(value, int) and not isinstance(value, bool):
+    if isinstance(value, int) and not isinstance(value, bool) and INT64_MIN <= value <= INT64_MAX:
         return value
     found.add(problem)
     return None
