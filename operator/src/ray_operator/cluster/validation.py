@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from ray_operator.cluster import constants as c
-from ray_operator.cluster.spec import Body, head_group, spec_of, worker_groups
+from ray_operator.cluster.shapes import RAYCLUSTER
+from ray_operator.cluster.spec import MAX_INT32, Body, head_group, spec_of, worker_groups
 from ray_operator.quantity import QuantityError, parse_quantity
 from ray_operator.reasons import Reason
+from ray_operator.shape import bounded, depth_problem, shape_problems, shown, shown_key
 
 _DNS1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 _GROUP_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?$")
@@ -39,6 +41,7 @@ _PORT_PARAMS = (
     "max-worker-port",
 )
 _RESOURCE_PARAMS = ("num-cpus", "num-gpus", "memory", "resources")
+_NUMBER = re.compile(r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]{1,3})?$")
 
 
 @dataclass(frozen=True)
@@ -49,9 +52,28 @@ class Problem:
     message: str
     blocking: bool = True
 
+    def __post_init__(self) -> None:
+        # The one place messages are built: Events and status.reason get them as they are.
+        object.__setattr__(self, "message", bounded(self.message))
+
 
 def validate_cluster(cluster: Body) -> list[Problem]:
+    """Everything wrong with the RayCluster. A body whose fields have the wrong JSON types (or
+    nest without bound) gets only those problems: the other checks read typed fields."""
+    malformed = _shape(cluster)
+    if malformed:
+        return malformed
     return [*_metadata_problems(cluster), *_spec_problems(cluster), *_unsupported(cluster)]
+
+
+def _shape(cluster: Body) -> list[Problem]:
+    too_deep = depth_problem(cluster.get("spec"), "spec")
+    if too_deep:
+        return [Problem(Reason.INVALID_RAY_CLUSTER_SPEC, too_deep)]
+    return [
+        Problem(Reason.INVALID_RAY_CLUSTER_SPEC, message)
+        for message in shape_problems(cluster, RAYCLUSTER, "")
+    ]
 
 
 def blocking(problems: list[Problem]) -> list[Problem]:
@@ -63,12 +85,12 @@ def _metadata_problems(cluster: Body) -> Iterator[Problem]:
     if len(name) > c.MAX_CLUSTER_NAME_LENGTH:
         yield Problem(
             Reason.INVALID_RAY_CLUSTER_METADATA,
-            f"RayCluster name {name!r} is longer than {c.MAX_CLUSTER_NAME_LENGTH} characters",
+            f"RayCluster name {shown(name)} is longer than {c.MAX_CLUSTER_NAME_LENGTH} characters",
         )
     if not _DNS1035.match(name):
         yield Problem(
             Reason.INVALID_RAY_CLUSTER_METADATA,
-            f"RayCluster name {name!r} is not a DNS-1035 label (lowercase letters, digits and "
+            f"RayCluster name {shown(name)} is not a DNS-1035 label (lowercase letters, digits and "
             "'-', starting with a letter); it is used in service and pod names",
         )
 
@@ -90,7 +112,7 @@ def _spec_problems(cluster: Body) -> Iterator[Problem]:
     yield from _group_problems("spec.headGroupSpec", head)
     seen: set[str] = set()
     for group in worker_groups(cluster):
-        where = f"spec.workerGroupSpecs[{group.index}] ({group.name})"
+        where = f"spec.workerGroupSpecs[{group.index}] ({shown(group.name)})"
         if not _GROUP_NAME.match(group.name) or len(group.name) > 63:
             yield Problem(
                 Reason.INVALID_RAY_CLUSTER_SPEC,
@@ -104,6 +126,13 @@ def _spec_problems(cluster: Body) -> Iterator[Problem]:
             yield Problem(
                 Reason.INVALID_RAY_CLUSTER_SPEC, f"{where}: template must have a container"
             )
+        counts = {k: group.spec.get(k) for k in ("replicas", "minReplicas", "maxReplicas")}
+        for key, count in {**counts, "numOfHosts": group.spec.get("numOfHosts")}.items():
+            if count is not None and not 0 <= count <= MAX_INT32:
+                yield Problem(
+                    Reason.INVALID_RAY_CLUSTER_SPEC,
+                    f"{where}: {key} {shown(count)} is outside 0-{MAX_INT32}",
+                )
         if group.min_replicas > group.max_replicas:
             yield Problem(
                 Reason.INVALID_RAY_CLUSTER_SPEC,
@@ -133,13 +162,13 @@ def _group_problems(where: str, group: Mapping[str, Any]) -> Iterator[Problem]:
         except QuantityError:
             yield Problem(
                 Reason.INVALID_RAY_CLUSTER_SPEC,
-                f"{where}: resources.{name} {value!r} is not a quantity",
+                f"{where}: resources.{shown_key(name)} {shown(value)} is not a quantity",
             )
     for key, value in labels.items():
         if not _valid_label_key(str(key)) or not _valid_label_value(str(value)):
             yield Problem(
                 Reason.INVALID_RAY_CLUSTER_SPEC,
-                f"{where}: label {key}={value} is not a valid Kubernetes label",
+                f"{where}: label {shown(key)}={shown(value)} is not a valid Kubernetes label",
             )
     yield from _ray_start_param_problems(where, params)
 
@@ -150,25 +179,25 @@ def _ray_start_param_problems(where: str, params: Mapping[str, Any]) -> Iterator
         if not _FLAG.match(str(key)):
             yield Problem(
                 Reason.INVALID_RAY_CLUSTER_SPEC,
-                f"{where}: rayStartParams key {key!r} is not a `ray start` flag name",
+                f"{where}: rayStartParams key {shown(key)} is not a `ray start` flag name",
             )
         if "\n" in text or "\r" in text:
             yield Problem(
                 Reason.INVALID_RAY_CLUSTER_SPEC,
-                f"{where}: rayStartParams.{key} contains a line break",
+                f"{where}: rayStartParams.{shown_key(key)} contains a line break",
             )
     for key in _NUMERIC_PARAMS:
         if key in params and not _is_number(str(params[key])):
             yield Problem(
                 Reason.INVALID_RAY_CLUSTER_SPEC,
-                f"{where}: rayStartParams.{key} must be a number, got {params[key]!r}",
+                f"{where}: rayStartParams.{key} must be a number, got {shown(params[key])}",
             )
     for key in _PORT_PARAMS:
         if key in params and not _is_port(str(params[key])):
             yield Problem(
                 Reason.INVALID_RAY_CLUSTER_SPEC,
                 f"{where}: rayStartParams.{key} must be a port number (1-65535), "
-                f"got {params[key]!r}",
+                f"got {shown(params[key])}",
             )
 
 
@@ -222,12 +251,10 @@ def _valid_label_value(value: str) -> bool:
 
 
 def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
+    """A plain decimal number, as `ray start` parses it (not "nan", "1_0" or "٣")."""
+    return _NUMBER.match(text) is not None
 
 
 def _is_port(text: str) -> bool:
-    return text.isdigit() and 0 < int(text) < 65536
+    """1-65535 in ASCII digits (`str.isdigit` also admits "²" and "٣", which `int` refuses)."""
+    return 0 < len(text) <= 5 and text.isascii() and text.isdigit() and 0 < int(text) < 65536

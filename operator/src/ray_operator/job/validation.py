@@ -11,17 +11,60 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ray_operator.cluster.shapes import CLUSTER_SPEC, METADATA, POD_TEMPLATE, STRING_MAP
 from ray_operator.cluster.validation import blocking, validate_cluster
 from ray_operator.job import constants as c
 from ray_operator.job.spec import JobSpec
+from ray_operator.shape import (
+    INTEGER,
+    NUMBER,
+    SCALAR,
+    STRING,
+    Obj,
+    bounded,
+    depth_problem,
+    shape_problems,
+    shown_key,
+)
 
 _DNS1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+RAYJOB = Obj(
+    {
+        "metadata": METADATA,
+        "spec": Obj(
+            {
+                "entrypoint": STRING,
+                "submissionMode": STRING,
+                "runtimeEnvYAML": STRING,
+                "entrypointResources": STRING,
+                "entrypointNumCpus": NUMBER,
+                "entrypointNumGpus": NUMBER,
+                "jobId": STRING,
+                "managedBy": STRING,
+                "metadata": Obj(values=SCALAR),
+                "rayClusterSpec": CLUSTER_SPEC,
+                "clusterSelector": STRING_MAP,
+                "submitterPodTemplate": POD_TEMPLATE,
+                "submitterConfig": Obj({"backoffLimit": INTEGER}),
+                "backoffLimit": INTEGER,
+                "activeDeadlineSeconds": INTEGER,
+                "ttlSecondsAfterFinished": INTEGER,
+                "shutdownAfterJobFinishes": SCALAR,
+                "suspend": SCALAR,
+            }
+        ),
+    }
+)
 
 
 @dataclass(frozen=True)
 class JobProblem:
     reason: c.JobEvent
     message: str
+
+    def __post_init__(self) -> None:
+        # The one place messages are built: Events and status.message get them as they are.
+        object.__setattr__(self, "message", bounded(self.message))
 
 
 def _meta(spec: JobSpec) -> list[JobProblem]:
@@ -47,7 +90,7 @@ def _spec(spec: JobSpec) -> list[str]:
     raw_spec = spec.raw.get("spec") or {}
     messages: list[str] = []
     if spec.mode not in c.SUPPORTED_MODES:
-        messages.append(f"submissionMode {spec.mode} is not supported by this operator")
+        messages.append(f"submissionMode {shown_key(spec.mode)} is not supported by this operator")
     if spec.suspend and not spec.shutdown_after_job_finishes:
         messages.append(
             "a RayJob with shutdownAfterJobFinishes set to false is not allowed to be suspended"
@@ -104,11 +147,18 @@ def _spec(spec: JobSpec) -> list[str]:
     return messages
 
 
+def _shape(spec: JobSpec) -> list[str]:
+    too_deep = depth_problem(spec.raw.get("spec"), "spec")
+    return [too_deep] if too_deep else list(shape_problems(spec.raw, RAYJOB, ""))
+
+
 def validate_job(spec: JobSpec) -> list[JobProblem]:
-    """Everything wrong with the RayJob; empty when it can run."""
-    problems = _meta(spec)
+    """Everything wrong with the RayJob; empty when it can run. A body whose fields have the
+    wrong JSON types gets only those problems: the other checks read typed fields."""
+    malformed = _shape(spec)
+    problems = _meta(spec) if not malformed else []
     problems += [
         JobProblem(c.JobEvent.INVALID_RAY_JOB_SPEC, f"The RayJob spec is invalid: {message}")
-        for message in _spec(spec)
+        for message in malformed or _spec(spec)
     ]
     return problems

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ray_operator.cluster import constants as cc
+from ray_operator.cluster.shapes import CLUSTER_SPEC, HEAD_SERVICE, METADATA
 from ray_operator.cluster.validation import blocking, validate_cluster
 from ray_operator.reasons import Reason
 from ray_operator.service import constants as c
@@ -30,10 +31,37 @@ from ray_operator.service.spec import (
     spec_of,
     upgrade_type,
 )
+from ray_operator.shape import (
+    NUMBER,
+    SCALAR,
+    STRING,
+    Obj,
+    bounded,
+    depth_problem,
+    shape_problems,
+    shown,
+)
 
 _DNS1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 # Child clusters are named <service>-<5 characters> and must fit the RayCluster limit.
 MAX_NAME_LENGTH = cc.MAX_CLUSTER_NAME_LENGTH - 6
+RAYSERVICE = Obj(
+    {
+        "metadata": METADATA,
+        "spec": Obj(
+            {
+                "rayClusterConfig": CLUSTER_SPEC,
+                "serveConfigV2": STRING,
+                "serveService": HEAD_SERVICE,
+                "upgradeStrategy": Obj({"type": STRING}),
+                "rayClusterDeletionDelaySeconds": NUMBER,
+                "excludeHeadPodFromServeSvc": SCALAR,
+                "managedBy": STRING,
+                "suspend": SCALAR,
+            }
+        ),
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -41,9 +69,22 @@ class Problem:
     reason: c.EventReason
     message: str
 
+    def __post_init__(self) -> None:
+        # The one place messages are built: Events and the Ready condition get them as they are.
+        object.__setattr__(self, "message", bounded(self.message))
+
 
 def validate_service(service: Body) -> list[Problem]:
-    return [*_metadata(service), *_spec(service)]
+    """Everything wrong with the RayService. A body whose fields have the wrong JSON types gets
+    only those problems: the other checks read typed fields."""
+    too_deep = depth_problem(service.get("spec"), "spec")
+    if too_deep:
+        return [Problem(c.EventReason.INVALID_SPEC, too_deep)]
+    malformed = [
+        Problem(c.EventReason.INVALID_SPEC, message)
+        for message in shape_problems(service, RAYSERVICE, "")
+    ]
+    return malformed or [*_metadata(service), *_spec(service)]
 
 
 def _metadata(service: Body) -> Iterator[Problem]:
@@ -51,13 +92,13 @@ def _metadata(service: Body) -> Iterator[Problem]:
     if len(name) > MAX_NAME_LENGTH:
         yield Problem(
             c.EventReason.INVALID_METADATA,
-            f"RayService name {name!r} is longer than {MAX_NAME_LENGTH} characters (its "
+            f"RayService name {shown(name)} is longer than {MAX_NAME_LENGTH} characters (its "
             "RayClusters are named <name>-<5 characters>)",
         )
     if not _DNS1035.match(name):
         yield Problem(
             c.EventReason.INVALID_METADATA,
-            f"RayService name {name!r} is not a DNS-1035 label (lowercase letters, digits and "
+            f"RayService name {shown(name)} is not a DNS-1035 label (lowercase letters, digits and "
             "'-', starting with a letter)",
         )
     annotations = metadata_of(service).get("annotations") or {}
@@ -66,7 +107,7 @@ def _metadata(service: Body) -> Iterator[Problem]:
         yield Problem(
             c.EventReason.INVALID_METADATA,
             f"annotation {c.ANNOTATION_INITIALIZING_TIMEOUT} must be a positive duration "
-            f"(e.g. 30m, 1h) or a number of seconds, got {timeout!r}",
+            f"(e.g. 30m, 1h) or a number of seconds, got {shown(timeout)}",
         )
 
 
@@ -104,7 +145,7 @@ def _spec(service: Body) -> Iterator[Problem]:
     elif strategy not in (c.UPGRADE_NEW_CLUSTER, c.UPGRADE_NONE):
         yield Problem(
             invalid,
-            f"spec.upgradeStrategy.type {strategy!r} is invalid; valid values are "
+            f"spec.upgradeStrategy.type {shown(strategy)} is invalid; valid values are "
             f"{c.UPGRADE_NEW_CLUSTER} and {c.UPGRADE_NONE}",
         )
     ports = _head_ports(config)
