@@ -17,10 +17,19 @@ from typing import Any
 from ray_operator.cluster import constants as c
 from ray_operator.cluster import podstate
 from ray_operator.cluster.pods import desired_head_pod, desired_worker_pod, pod_context
-from ray_operator.cluster.spec import Body, WorkerGroup, recreate_on_change, worker_groups
+from ray_operator.cluster.spec import (
+    Body,
+    WorkerGroup,
+    conditions_of,
+    recreate_on_change,
+    spec_of,
+    status_of,
+    worker_groups,
+)
 from ray_operator.conditions import is_true
 
 Pod = podstate.Pod
+MAX_CREATES_PER_GROUP = 500  # pod creations planned per worker group and pass
 
 
 @dataclass(frozen=True)
@@ -53,9 +62,8 @@ class Plan:
 
 def suspending(cluster: Body) -> bool:
     """Suspension requested, or in progress (it completes even if the request is withdrawn)."""
-    conditions = (cluster.get("status") or {}).get("conditions") or []
-    spec = cluster.get("spec") or {}
-    return spec.get("suspend") is True or is_true(conditions, "RayClusterSuspending")
+    conditions = conditions_of(status_of(cluster))
+    return spec_of(cluster).get("suspend") is True or is_true(conditions, "RayClusterSuspending")
 
 
 def plan_pods(
@@ -169,5 +177,7 @@ def _plan_group(
             plan.deferred += -surplus
             return
         manifest = desired_worker_pod(cluster, group, cluster_domain)
-        for _ in range(-surplus):
+        # A huge replica count must not become a huge plan: the pods created now trigger
+        # the next pass, which creates the next batch.
+        for _ in range(min(-surplus, MAX_CREATES_PER_GROUP)):
             plan.creates.append(CreatePod(c.NODE_TYPE_WORKER, group.name, manifest))

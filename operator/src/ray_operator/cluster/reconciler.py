@@ -24,7 +24,7 @@ from ray_operator.cluster import constants as c
 from ray_operator.cluster import podstate
 from ray_operator.cluster.plan import CreatePod, DeletePod, Plan, plan_pods
 from ray_operator.cluster.service import desired_head_service, service_drift
-from ray_operator.cluster.spec import head_service_name, managed_by_us
+from ray_operator.cluster.spec import head_service_name, managed_by_us, status_of
 from ray_operator.cluster.status import Failure, Observed, compute_status, finalize
 from ray_operator.cluster.validation import blocking, validate_cluster
 from ray_operator.controller import backoff_delay
@@ -112,7 +112,7 @@ class ClusterReconciler:
         now = rfc3339(self.clock())
         observed = Observed(pods, service, [p.message for p in refused], failures, now)
         status = compute_status(cluster, observed)
-        patch = finalize(cluster.get("status") or {}, status, now)
+        patch = finalize(status_of(cluster), status, now)
         if patch is not None:
             try:
                 await k8s.patch_status(

@@ -20,6 +20,22 @@ def _int(value: Any, default: int) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else default
 
 
+def mapping(value: Any) -> Mapping[str, Any]:
+    """`value` when it is an object, else empty: a field of the wrong type reads as absent
+    (validation reports it)."""
+    return value if isinstance(value, Mapping) else {}
+
+
+def status_of(body: Body) -> Mapping[str, Any]:
+    return mapping(body.get("status"))
+
+
+def conditions_of(status: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Copies of the objects in `status.conditions` (anything else there is dropped)."""
+    raw = status.get("conditions")
+    return [dict(x) for x in raw if isinstance(x, Mapping)] if isinstance(raw, list) else []
+
+
 @dataclass(frozen=True)
 class WorkerGroup:
     """One entry of `spec.workerGroupSpecs` with its defaults applied."""
@@ -59,23 +75,25 @@ def head_group(cluster: Body) -> Body:
 
 
 def worker_groups(cluster: Body) -> list[WorkerGroup]:
-    raw = spec_of(cluster).get("workerGroupSpecs") or []
+    raw = spec_of(cluster).get("workerGroupSpecs")
     groups = []
-    for index, group in enumerate(raw):
+    for index, group in enumerate(raw if isinstance(raw, list) else []):
         if not isinstance(group, Mapping):
             continue
-        strategy = group.get("scaleStrategy") or {}
+        to_delete = mapping(group.get("scaleStrategy")).get("workersToDelete")
         replicas = group.get("replicas")
         groups.append(
             WorkerGroup(
                 index=index,
                 name=str(group.get("groupName", "")),
-                replicas=replicas if isinstance(replicas, int) else None,
+                replicas=_int(replicas, -1) if isinstance(replicas, int) else None,
                 min_replicas=_int(group.get("minReplicas"), 0),
                 max_replicas=_int(group.get("maxReplicas"), MAX_INT32),
                 num_of_hosts=max(1, _int(group.get("numOfHosts"), 1)),
                 suspended=group.get("suspend") is True,
-                workers_to_delete=tuple(str(n) for n in strategy.get("workersToDelete") or ()),
+                workers_to_delete=tuple(
+                    str(n) for n in (to_delete if isinstance(to_delete, list) else ())
+                ),
                 spec=group,
             )
         )
@@ -105,13 +123,12 @@ def max_worker_pods(cluster: Body) -> int:
 
 def restart_token(cluster: Body) -> str:
     """The user's restart annotation value ("" when unset); pods carry the value they saw."""
-    annotations = (cluster.get("metadata") or {}).get("annotations") or {}
+    annotations = mapping(mapping(cluster.get("metadata")).get("annotations"))
     return str(annotations.get(c.ANNOTATION_RESTARTED_AT, ""))
 
 
 def recreate_on_change(cluster: Body) -> bool:
-    strategy = spec_of(cluster).get("upgradeStrategy") or {}
-    return strategy.get("type") == "Recreate"
+    return mapping(spec_of(cluster).get("upgradeStrategy")).get("type") == "Recreate"
 
 
 def managed_by_us(cluster: Body) -> bool:
@@ -120,7 +137,7 @@ def managed_by_us(cluster: Body) -> bool:
 
 
 def head_service_name(cluster: Body) -> str:
-    name = str((cluster.get("metadata") or {}).get("name", ""))
-    custom = head_group(cluster).get("headService") or {}
-    custom_name = (custom.get("metadata") or {}).get("name")
+    name = str(mapping(cluster.get("metadata")).get("name", ""))
+    custom = mapping(head_group(cluster).get("headService"))
+    custom_name = mapping(custom.get("metadata")).get("name")
     return str(custom_name) if custom_name else f"{name}-head-svc"

@@ -22,10 +22,13 @@ from ray_operator.cluster import podstate
 from ray_operator.cluster.service import endpoints
 from ray_operator.cluster.spec import (
     Body,
+    conditions_of,
     desired_worker_pods,
     head_group,
+    mapping,
     max_worker_pods,
     min_worker_pods,
+    status_of,
     suspend_requested,
     worker_groups,
 )
@@ -69,7 +72,7 @@ class Observed:
 
 
 def compute_status(cluster: Body, observed: Observed) -> Status:
-    old: Mapping[str, Any] = cluster.get("status") or {}
+    old = status_of(cluster)
     active = [p for p in observed.pods if not podstate.is_terminating(p)]
     heads = sorted(
         (p for p in active if podstate.node_type(p) == c.NODE_TYPE_HEAD),
@@ -96,7 +99,7 @@ def compute_status(cluster: Body, observed: Observed) -> Status:
         state = "ready" if old.get("state") == "ready" else None
 
     status: Status = {
-        "observedGeneration": (cluster.get("metadata") or {}).get("generation", 0),
+        "observedGeneration": mapping(cluster.get("metadata")).get("generation", 0),
         "conditions": conditions,
         "readyWorkerReplicas": sum(1 for p in workers if podstate.is_running_and_ready(p)),
         "availableWorkerReplicas": sum(1 for p in workers if podstate.phase(p) == "Running"),
@@ -111,7 +114,7 @@ def compute_status(cluster: Body, observed: Observed) -> Status:
         status["state"] = state
     if reason:
         status["reason"] = reason[:MAX_REASON_LENGTH]
-    transitions = dict(old.get("stateTransitionTimes") or {})
+    transitions = dict(mapping(old.get("stateTransitionTimes")))
     if state is not None and state != old.get("state"):
         transitions[state] = observed.now
     if transitions:
@@ -139,7 +142,7 @@ def _conditions(
     all_ready: bool,
 ) -> list[Condition]:
     now = observed.now
-    conditions: list[Condition] = [dict(x) for x in old.get("conditions") or []]
+    conditions: list[Condition] = conditions_of(old)
     if observed.failures:
         first = observed.failures[0]
         conditions = set_condition(
@@ -240,11 +243,13 @@ def _head_info(head: podstate.Pod | None, service: Mapping[str, Any] | None) -> 
 def _pod_resources(template: Any) -> dict[str, Fraction]:
     """Requests of all containers of a pod template, limits where a request is missing."""
     totals: dict[str, Fraction] = {}
-    spec = (template or {}).get("spec") or {}
-    for container in spec.get("containers") or []:
-        resources = container.get("resources") or {}
-        merged = {**(resources.get("limits") or {}), **(resources.get("requests") or {})}
+    containers = mapping(mapping(template).get("spec")).get("containers")
+    for container in containers if isinstance(containers, list) else []:
+        resources = mapping(mapping(container).get("resources"))
+        merged = {**mapping(resources.get("limits")), **mapping(resources.get("requests"))}
         for name, value in merged.items():
+            if not isinstance(value, str | int | float):
+                continue
             try:
                 totals[name] = totals.get(name, Fraction(0)) + parse_quantity(value)
             except QuantityError:

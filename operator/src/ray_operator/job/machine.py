@@ -24,6 +24,7 @@ from datetime import timedelta
 from typing import Any
 
 from ray_operator.clock import parse_rfc3339, rfc3339
+from ray_operator.cluster.spec import status_of
 from ray_operator.dashboard.jobs import JobInfo
 from ray_operator.dashboard.jobs import JobStatus as RayJobStatus
 from ray_operator.job import builders
@@ -52,7 +53,7 @@ J = c.JobStatus
 def decide(job: Body, obs: Observed, timing: Timing | None = None) -> Decision:
     """The next status of `job` and what to do for it, given what was observed."""
     spec = JobSpec.of(job)
-    draft = Draft(spec, job.get("status") or {}, obs, timing or Timing())
+    draft = Draft(spec, status_of(job), obs, timing or Timing())
     step = _STEPS.get(draft.deployment)
     if step is None:
         if draft.spec_changed:
@@ -75,7 +76,7 @@ def decide(job: Body, obs: Observed, timing: Timing | None = None) -> Decision:
 
 def deletion_actions(job: Body) -> list[Action]:
     """On deletion of the RayJob: stop its Ray job if it may still run (best effort)."""
-    status = job.get("status") or {}
+    status = status_of(job)
     job_id = str(status.get("jobId") or "")
     if job_id and status.get("jobStatus") not in c.TERMINAL_JOB_STATUSES:
         return [StopJob(job_id)]

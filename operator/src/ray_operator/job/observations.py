@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from ray_operator.cluster.spec import status_of
 from ray_operator.dashboard.jobs import JobInfo
 from ray_operator.job import constants as c
 from ray_operator.job.spec import JobSpec
@@ -83,7 +84,7 @@ class Needs:
 
 def needs(job: Body) -> Needs:
     spec = JobSpec.of(job)
-    status = job.get("status") or {}
+    status = status_of(job)
     deployment = status.get("jobDeploymentStatus") or ""
     active = deployment in (D.INITIALIZING, D.RUNNING, D.RETRYING, D.SUSPENDING)
     cleanup = deployment in c.FINISHED and spec.owns_cluster and spec.shutdown_after_job_finishes
@@ -117,7 +118,7 @@ def submitter_view(job: Json | None) -> SubmitterView:
     if job is None:
         return SubmitterView(exists=False)
     failure = ""
-    for condition in (job.get("status") or {}).get("conditions") or []:
+    for condition in status_of(job).get("conditions") or []:
         if condition.get("type") == "Failed" and condition.get("status") == "True":
             failure = (
                 f"Reason: {condition.get('reason', '')}. Message: {condition.get('message', '')}"

@@ -25,6 +25,7 @@ from loguru import logger
 from ray_operator import k8s
 from ray_operator.clock import Clock, utc_now
 from ray_operator.cluster import constants as cc
+from ray_operator.cluster.spec import status_of
 from ray_operator.controller import backoff_delay
 from ray_operator.dashboard.addresses import DashboardResolver
 from ray_operator.dashboard.client import DashboardError, DashboardHttp, JobAlreadyExistsError
@@ -107,7 +108,7 @@ class JobReconciler:
             self.failures[key] = failures
             return backoff_delay(failures, self.timing.wait_period, 120.0)
         self.failures.pop(key, None)
-        old = {k: v for k, v in (job.get("status") or {}).items() if k != "kopf"}
+        old = {k: v for k, v in status_of(job).items() if k != "kopf"}
         patch = merge_diff(old, decision.status)
         if patch:
             try:
@@ -140,7 +141,7 @@ class JobReconciler:
     async def _observe(
         self, job: Json, spec: JobSpec, key: Key, log: Any
     ) -> tuple[Json | None, Observed]:
-        status = job.get("status") or {}
+        status = status_of(job)
         wanted = needs(job)
         cluster_name = str(status.get("rayClusterName") or "")
         cluster_body: Json | None = None
@@ -341,7 +342,7 @@ class JobReconciler:
         uid = str(meta.get("uid", ""))
         if uid in self.stopped:
             return
-        status = job.get("status") or {}
+        status = status_of(job)
         namespace, cluster = str(meta.get("namespace", "")), str(status.get("rayClusterName") or "")
         log = logger.bind(kind=c.KIND, namespace=namespace, name=meta.get("name"))
         url = self.resolver.mapped(namespace, cluster) if cluster else None

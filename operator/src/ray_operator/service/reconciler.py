@@ -19,6 +19,7 @@ from loguru import logger
 from ray_operator import k8s
 from ray_operator.clock import Clock, rfc3339, utc_now
 from ray_operator.cluster import constants as cc
+from ray_operator.cluster.spec import conditions_of, status_of
 from ray_operator.controller import backoff_delay
 from ray_operator.dashboard.addresses import DashboardResolver
 from ray_operator.dashboard.client import DashboardError, DashboardHttp
@@ -73,9 +74,9 @@ class ServiceReconciler:
             return None
         ref = ObjectRef.of(service)
         now = self.clock()
-        old: Json = service.get("status") or {}
+        old = status_of(service)
         generation = generation_of(service)
-        conditions = old.get("conditions") or []
+        conditions = conditions_of(old)
 
         problems = validate_service(service)
         if problems:
@@ -124,7 +125,7 @@ class ServiceReconciler:
         self, service: Json, status: Json, requeue: float | None, log: Any
     ) -> float | None:
         meta = service.get("metadata") or {}
-        old: Json = service.get("status") or {}
+        old = status_of(service)
         patch = st.finalize(old, status, rfc3339(self.clock()))
         if patch is None:
             return requeue
@@ -161,7 +162,7 @@ class ServiceReconciler:
     async def _observe(self, service: Json, log: Any) -> Observed:
         meta = service["metadata"]
         namespace = str(meta["namespace"])
-        old = service.get("status") or {}
+        old = status_of(service)
         listed = await self.api.list(
             namespaced(cc.API_VERSION, cc.PLURAL, namespace), label_selector=child_selector(service)
         )

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ray_operator.cluster.spec import conditions_of
 from ray_operator.conditions import Condition as ConditionDict
 from ray_operator.conditions import find_condition, is_true, remove_condition, set_condition
 from ray_operator.patches import merge_diff
@@ -215,7 +216,7 @@ def suspended(conditions: Sequence[ConditionDict]) -> bool:
 
 def begin_suspend(old: Mapping[str, Any], now: str, generation: int) -> Status:
     """spec.suspend became true: commit to Suspending and clear what described serving."""
-    conditions: list[ConditionDict] = [dict(x) for x in old.get("conditions") or []]
+    conditions: list[ConditionDict] = conditions_of(old)
     conditions = _set(
         conditions,
         Condition.SUSPENDING,
@@ -248,7 +249,7 @@ def begin_suspend(old: Mapping[str, Any], now: str, generation: int) -> Status:
 
 def continue_suspend(old: Mapping[str, Any], remaining: int, now: str, generation: int) -> Status:
     """Suspending: owned objects are being deleted; Suspended once none remain."""
-    conditions: list[ConditionDict] = [dict(x) for x in old.get("conditions") or []]
+    conditions: list[ConditionDict] = conditions_of(old)
     if remaining:
         conditions = _set(
             conditions,
@@ -275,7 +276,7 @@ def continue_suspend(old: Mapping[str, Any], remaining: int, now: str, generatio
 
 def resume(old: Mapping[str, Any], now: str, generation: int) -> Status:
     """spec.suspend became false while Suspended: start over as a new RayService would."""
-    conditions: list[ConditionDict] = [dict(x) for x in old.get("conditions") or []]
+    conditions: list[ConditionDict] = conditions_of(old)
     conditions = _set(
         conditions,
         Condition.SUSPENDED,
@@ -300,7 +301,7 @@ def invalid(
 ) -> Status:
     """The spec is invalid. Ready stays True while the existing clusters still serve (Ready is
     True exactly when there are serve endpoints); otherwise it says why nothing is served."""
-    conditions = initial_conditions([dict(x) for x in old.get("conditions") or []], now, generation)
+    conditions = initial_conditions(conditions_of(old), now, generation)
     if endpoints > 0:
         conditions = ready_condition(conditions, endpoints, "", now, generation)
     else:

@@ -34,6 +34,7 @@ from typing import Any
 
 from ray_operator.clock import parse_rfc3339, rfc3339
 from ray_operator.cluster import constants as cc
+from ray_operator.cluster.spec import conditions_of, status_of
 from ray_operator.conditions import find_condition, is_true
 from ray_operator.reasons import EventType
 from ray_operator.service import constants as c
@@ -279,13 +280,11 @@ def _dangling(p: _Pass, keep: set[str]) -> float | None:
 
 
 def step(service: Body, observed: Observed) -> Step:
-    old: Mapping[str, Any] = service.get("status") or {}
+    old: Mapping[str, Any] = status_of(service)
     now = rfc3339(observed.now)
     generation = generation_of(service)
     p = _Pass(service, observed, old)
-    conditions = st.initial_conditions(
-        [dict(x) for x in old.get("conditions") or []], now, generation
-    )
+    conditions = st.initial_conditions(conditions_of(old), now, generation)
     active, pending = _name(old.get("activeServiceStatus")), _name(old.get("pendingServiceStatus"))
 
     if st.timed_out(conditions):
