@@ -15,6 +15,12 @@ from typing import Any
 import yaml
 
 from ray_operator.job import constants as c
+from ray_operator.shape import deeper_than
+
+# A parsed runtimeEnvYAML or entrypointResources is rewritten as JSON for Ray; YAML aliases
+# can make a short text stand for an exponentially large value, so both are bounded.
+MAX_PARSED_DEPTH = 32
+MAX_PARSED_NODES = 10_000
 
 Body = Mapping[str, Any]
 
@@ -31,6 +37,28 @@ def _number(value: Any) -> float | None:
 
 def _mapping(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
+
+
+def _larger_than(value: Any, limit: int) -> bool:
+    """Whether `value` has more than `limit` nodes, counting a node reached twice (a YAML
+    alias) twice; stops counting at the limit."""
+    stack, seen = [value], 0
+    while stack:
+        current = stack.pop()
+        seen += 1
+        if seen > limit:
+            return True
+        if isinstance(current, Mapping):
+            stack.extend(current.values())
+        elif isinstance(current, list):
+            stack.extend(current)
+    return False
+
+
+def _bounded(parsed: Any, field: str) -> Any:
+    if deeper_than(parsed, MAX_PARSED_DEPTH) or _larger_than(parsed, MAX_PARSED_NODES):
+        raise ValueError(f"{field} is too large or nests too deeply once parsed")
+    return parsed
 
 
 @dataclass(frozen=True)
@@ -116,9 +144,11 @@ class JobSpec:
         if not self.runtime_env_yaml.strip():
             return None
         try:
-            parsed = yaml.safe_load(self.runtime_env_yaml)
+            parsed = _bounded(yaml.safe_load(self.runtime_env_yaml), "runtimeEnvYAML")
         except yaml.YAMLError as error:
             raise ValueError(f"runtimeEnvYAML is not YAML: {error}") from None
+        except RecursionError:  # PyYAML composes nested nodes recursively
+            raise ValueError("runtimeEnvYAML nests too deeply") from None
         if parsed is None:
             return None
         if not isinstance(parsed, Mapping):
@@ -131,7 +161,7 @@ class JobSpec:
             return None
         try:
             parsed = json.loads(self.entrypoint_resources)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise ValueError("entrypointResources is not JSON") from None
         if not isinstance(parsed, Mapping) or not all(
             isinstance(v, int | float) and not isinstance(v, bool) for v in parsed.values()
