@@ -1,122 +1,147 @@
-"""Log setup: JSON lines with ISO 8601 time and object context, console, stdlib routed in,
-and a file sink that rotates and prunes by count and age."""
+"""Log lines (DESIGN.md §6): one JSON object per record with the designed fields, ISO 8601 UTC
+time, object context, console text, stdlib and uncaught exceptions routed, file sink."""
 
 from __future__ import annotations
 
 import io
 import json
 import logging
-import os
-import time
+import re
+import sys
+import threading
+import warnings
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from exp_log_capture import json_lines, restored_logging
 from loguru import logger
 
 from ray_exporter.logs import configure_logging
 
-
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    logger.remove()
-    root.handlers[:] = handlers
-    root.setLevel(level)
+BASE_FIELDS = ["ts", "level", "logger", "msg"]
+ISO_UTC_MILLIS = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
 
 
-def lines(stream: io.StringIO) -> list[dict[str, object]]:
-    return [json.loads(line) for line in stream.getvalue().splitlines()]
+@pytest.fixture
+def stream() -> Iterator[io.StringIO]:
+    with restored_logging():
+        yield io.StringIO()
 
 
-def test_json_lines_carry_time_level_message_and_object_context() -> None:
-    stream = io.StringIO()
+def test_json_lines_have_exactly_the_designed_fields(stream: io.StringIO) -> None:
     configure_logging("json", "INFO", stream=stream)
-    logger.bind(kind="RayJob", namespace="team-a", name="nightly").info("rendered", objects=3)
-    logger.debug("hidden at INFO")
-    (line,) = lines(stream)
-    assert line["level"] == "INFO"
-    assert line["msg"] == "rendered"
-    assert (line["kind"], line["namespace"], line["name"]) == ("RayJob", "team-a", "nightly")
-    assert line["objects"] == 3
-    stamp = datetime.fromisoformat(str(line["ts"]))
+    logger.info("exporter started")
+    logger.bind(kind="RayJob", namespace="team-a", name="nightly").warning(
+        "skipped series of a malformed object", problems=["bad_time"]
+    )
+    plain, about_object = json_lines(stream.getvalue())
+    assert list(plain) == BASE_FIELDS
+    assert list(about_object) == [*BASE_FIELDS, "kind", "namespace", "name", "problems"]
+    assert (about_object["kind"], about_object["namespace"], about_object["name"]) == (
+        "RayJob",
+        "team-a",
+        "nightly",
+    )
+    assert about_object["problems"] == ["bad_time"]
+    assert about_object["level"] == "warning"
+    assert about_object["logger"] == __name__
+
+
+def test_timestamps_are_iso8601_utc_with_milliseconds(stream: io.StringIO) -> None:
+    configure_logging("json", "INFO", stream=stream)
+    before = datetime.now(UTC).replace(microsecond=0)
+    logger.info("now")
+    after = datetime.now(UTC) + timedelta(milliseconds=1)
+    (line,) = json_lines(stream.getvalue())
+    assert ISO_UTC_MILLIS.fullmatch(line["ts"]), line["ts"]
+    stamp = datetime.fromisoformat(line["ts"])
     assert stamp.utcoffset() == timedelta(0)
-    assert abs(time.time() - stamp.timestamp()) < 3600
+    assert before <= stamp <= after
 
 
-def test_standard_library_logging_is_routed_into_the_same_format() -> None:
-    stream = io.StringIO()
+def test_levels_are_lower_case_and_filtered(stream: io.StringIO) -> None:
+    configure_logging("json", "DEBUG", stream=stream)
+    for level in ("TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL"):
+        logger.log(level, "at {}", level)
+    names = [line["level"] for line in json_lines(stream.getvalue())]
+    assert names == ["debug", "info", "success", "warning", "error", "critical"]
+
+
+def test_kubernetes_client_warning_comes_out_in_the_same_format(stream: io.StringIO) -> None:
     configure_logging("json", "INFO", stream=stream)
-    logging.getLogger("kubernetes.client.rest").warning("slow response %s", "GET /apis")
+    logging.getLogger("kubernetes.watch.watch").warning("watch of %s ended: %s", "rayjobs", 410)
     logging.getLogger("urllib3.connectionpool").debug("below the level")
-    (line,) = lines(stream)
-    assert line["logger"] == "kubernetes.client.rest"
-    assert line["msg"] == "slow response GET /apis"
-    assert line["level"] == "WARNING"
+    logging.getLogger("urllib3.connectionpool").warning("Retrying after connection broken")
+    kube, pool = json_lines(stream.getvalue())
+    assert list(kube) == BASE_FIELDS
+    assert (kube["level"], kube["logger"]) == ("warning", "kubernetes.watch.watch")
+    assert kube["msg"] == "watch of rayjobs ended: 410"
+    assert (pool["level"], pool["logger"]) == ("warning", "urllib3.connectionpool")
 
 
-def test_exceptions_are_one_json_field() -> None:
-    stream = io.StringIO()
+def test_an_exception_is_one_line_with_error_and_stack(stream: io.StringIO) -> None:
     configure_logging("json", "INFO", stream=stream)
     try:
         raise ValueError("boom")
     except ValueError:
-        logger.exception("failed")
-    (line,) = lines(stream)
-    assert "ValueError: boom" in str(line["exception"])
+        logger.bind(kind="RayCluster", namespace="ns", name="c").exception("render failed")
+    (line,) = stream.getvalue().splitlines()
+    fields = json.loads(line)
+    assert list(fields) == [*BASE_FIELDS, "kind", "namespace", "name", "error", "stack"]
+    assert fields["error"] == "ValueError: boom"
+    assert fields["stack"].startswith("Traceback (most recent call last):")
+    assert 'raise ValueError("boom")' in fields["stack"]
 
 
-def test_console_format_is_readable_text() -> None:
-    stream = io.StringIO()
+def test_uncaught_exceptions_in_threads_and_warnings_are_log_lines(stream: io.StringIO) -> None:
+    configure_logging("json", "INFO", stream=stream)
+
+    def crash() -> None:
+        raise KeyError("lost")
+
+    watcher = threading.Thread(target=crash, name="watch-rayjobs")
+    watcher.start()
+    watcher.join()
+    try:
+        raise OSError("no kubeconfig")
+    except OSError as error:
+        sys.excepthook(type(error), error, error.__traceback__)
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.warn("Unverified HTTPS request", stacklevel=1)
+    in_thread, main, warned = json_lines(stream.getvalue())
+    assert (in_thread["thread"], in_thread["error"]) == ("watch-rayjobs", "KeyError: 'lost'")
+    assert (main["level"], main["error"]) == ("critical", "OSError: no kubeconfig")
+    assert warned["logger"] == "py.warnings"
+    assert "Unverified HTTPS request" in warned["msg"]
+
+
+def test_console_format_is_readable_text(stream: io.StringIO) -> None:
     configure_logging("console", "INFO", stream=stream)
-    logger.bind(kind="RayCluster", name="c1").warning("odd")
-    text = stream.getvalue()
-    assert "WARNING" in text
-    assert "odd" in text
-    assert "kind=RayCluster name=c1" in text
-    with pytest.raises(json.JSONDecodeError):
-        json.loads(text)
+    logger.bind(kind="RayCluster", namespace="ns", name="c1").warning("odd")
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        logger.exception("failed")
+    first, second, *trace = stream.getvalue().splitlines()
+    stamp, level, source, message, context = re.split(r"\s{2,}", first)
+    assert ISO_UTC_MILLIS.fullmatch(stamp)
+    assert (level, source, message) == ("warning", __name__, "odd")
+    assert json.loads(context) == {"kind": "RayCluster", "namespace": "ns", "name": "c1"}
+    assert second.split()[1] == "error"
+    assert trace[0] == "Traceback (most recent call last):"
+    assert trace[-1] == "ValueError: boom"
 
 
-def test_file_sink_rotates_and_keeps_a_bounded_number_of_files(tmp_path: Path) -> None:
-    path = tmp_path / "exporter.log"
-    configure_logging(
-        "json", "INFO", path, stream=io.StringIO(), rotation_bytes=2_000, retention_files=3
-    )
-    for index in range(200):
-        logger.info("line {}", index)
+def test_file_sink_writes_the_same_lines_from_info_up(stream: io.StringIO, tmp_path: Path) -> None:
+    path = tmp_path / "logs" / "exporter.log"
+    configure_logging("json", "DEBUG", path, stream=stream)
+    logger.debug("stdout only")
+    logger.bind(kind="RayService", namespace="ns", name="s").info("to both")
     logger.remove()
-    files = sorted(tmp_path.iterdir())
-    assert len(files) == 3
-    assert path in files
-    for file in files:
-        assert file.stat().st_size <= 2_000 + 200
-        for text in file.read_text().splitlines():
-            assert json.loads(text)["msg"].startswith("line ")
-    # The newest lines survive.
-    assert '"line 199"' in path.read_text()
-
-
-def test_file_sink_drops_files_older_than_the_age_limit(tmp_path: Path) -> None:
-    path = tmp_path / "exporter.log"
-    old = tmp_path / "exporter.2000-01-01_00-00-00_000000.log"
-    old.write_text("{}\n")
-    month_ago = time.time() - 40 * 86400
-    os.utime(old, (month_ago, month_ago))
-    configure_logging(
-        "json",
-        "INFO",
-        path,
-        stream=io.StringIO(),
-        rotation_bytes=500,
-        retention_files=10,
-        retention_age=timedelta(days=30),
-    )
-    for index in range(20):
-        logger.info("line {}", index)
-    logger.remove()
-    assert not old.exists()
-    assert path.exists()
+    (in_file,) = json_lines(path.read_text())
+    on_stdout = json_lines(stream.getvalue())
+    assert [line["msg"] for line in on_stdout] == ["stdout only", "to both"]
+    assert in_file == on_stdout[1]

@@ -1,32 +1,41 @@
-"""Log configuration for the exporter: loguru, JSON by default, stdlib logging routed in.
+"""Logging (DESIGN.md §6): loguru for everything, one line per record, JSON or console.
 
-`configure_logging` is called once, from `main()`. It replaces loguru's default
-sink with one on stdout in the chosen encoding, optionally adds a file sink with
-the same encoding, and routes the standard library's `logging` (the kubernetes
-client, urllib3) into loguru so every line has one format.
+`configure_logging` is called once from main(). It installs a stdout sink in the chosen
+encoding at the chosen level and, with --log-file-path, a file sink in the same encoding at
+INFO or above, rotated at 500 MiB, keeping the 10 newest rotated files and none older than
+30 days (the limits are keyword parameters so tests can use small ones). Standard-library
+logging (the kubernetes client, urllib3), `warnings`, http.client's debug prints and
+uncaught exceptions (watcher threads included) are routed into loguru, so nothing is
+printed in another format.
 
-JSON lines carry `ts` (ISO 8601, UTC, milliseconds), `level`, `logger`, `msg`,
-then every bound field: code that logs about an object binds `kind`,
-`namespace` and `name` (`logger.bind(kind="RayJob", namespace=..., name=...)`).
-A traceback, when there is one, is in `exception`.
+A JSON line has `ts` (ISO 8601, UTC, milliseconds, `Z`), `level` (lower case), `logger` and
+`msg`; a line about an object adds `kind`, `namespace` and `name` (bind them:
+`logger.bind(kind="RayJob", namespace=..., name=...)`); other bound values follow; an
+exception adds `error` (`Type: message`) and `stack` (the traceback), still on one line.
+The console encoding prints the same fields as `ts  level  logger  msg  {context as JSON}`
+with the traceback below.
 
-The file sink rotates at `rotation_bytes` (500 MB), keeps at most
-`retention_files` files (10, the active one included) and removes files older
-than `retention_age` (30 days); the limits are parameters so tests can use
-small ones.
+No secret reaches a sink: a loguru patcher redacts every message and bound value, and the
+formatter redacts exception text (bearer tokens, Authorization and Cookie headers,
+`token=`/`password=`-like assignments, PEM private keys, JWTs, passwords in URLs). A bound
+value named like a secret is replaced whole, except a token id (`auth.token_id`: 8 hex
+digits of the token's SHA-256), which names a scraper's token without revealing it.
 """
 
 from __future__ import annotations
 
+import builtins
+import http.client
 import json
 import logging
-import os
+import re
 import sys
-import time
+import threading
 import traceback
 from collections.abc import Callable, Sequence
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import TracebackType
 from typing import TYPE_CHECKING, Any, TextIO
 
 from loguru import logger
@@ -37,72 +46,202 @@ if TYPE_CHECKING:
 ROTATION_BYTES = 500 * 1024 * 1024
 RETENTION_FILES = 10
 RETENTION_AGE = timedelta(days=30)
-_RESERVED = ("ts", "level", "logger", "msg", "exception")
+FILE_MIN_LEVEL = "INFO"
+OBJECT_FIELDS = ("kind", "namespace", "name")
+RESERVED_FIELDS = ("ts", "level", "logger", "msg", *OBJECT_FIELDS, "error", "stack")
+
+REDACTED = "[REDACTED]"
+_SECRET_KEY = re.compile(
+    r"password|passwd|secret|token|api[_-]?key|credential|authorization|cookie|private[_-]?key",
+    re.IGNORECASE,
+)
+_TOKEN_ID = re.compile(r"[0-9a-f]{8}")
+_PEM_KEY = re.compile(
+    r"-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----.*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|\Z)",
+    re.DOTALL,
+)
+_HEADER = re.compile(
+    r"\b((?:proxy-)?authorization|(?:set-)?cookie|x-[a-z0-9-]*(?:token|key))"
+    r"(\\?[\"']?\s*[:=]\s*\\?[\"']?)(?:(bearer|basic|digest|negotiate)\s+)?[^\r\n\\\"']+",
+    re.IGNORECASE,
+)
+_BEARER = re.compile(r"\b(bearer)\s+([A-Za-z0-9._~+/-]+=*)", re.IGNORECASE)
+_ASSIGNMENT = re.compile(
+    r"\b([\w.-]*(?:password|passwd|secret|token|api[_-]?key|access[_-]?key|credentials?))"
+    r"(\\?[\"']?\s*[:=]\s*\\?[\"']?)([^\s\"'\\&,;()\[\]{}<>]+)",
+    re.IGNORECASE,
+)
+_URL_PASSWORD = re.compile(r"\b([a-z][a-z0-9+.-]*://[^/\s:@]+:)[^/\s@]+@", re.IGNORECASE)
+_JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*")
 
 
-def _json_line(record: Record) -> str:
-    line: dict[str, Any] = {
-        "ts": record["time"].astimezone(UTC).isoformat(timespec="milliseconds"),
-        "level": record["level"].name,
-        "logger": record["extra"].get("logger", record["name"]),
+def _pem(match: re.Match[str]) -> str:
+    label = f"{match[1]}PRIVATE KEY-----"
+    return f"-----BEGIN {label}{REDACTED}-----END {label}"
+
+
+def _header(match: re.Match[str]) -> str:
+    scheme = f"{match[3]} " if match[3] else ""
+    return f"{match[1]}{match[2]}{scheme}{REDACTED}"
+
+
+def _bearer(match: re.Match[str]) -> str:
+    # "a bearer token" is prose; a credential is long or has digits or punctuation.
+    value = match[2]
+    credential = len(value) >= 20 or (len(value) >= 8 and not value.isalpha())
+    return f"{match[1]} {REDACTED}" if credential else match[0]
+
+
+def redact(text: str) -> str:
+    """`text` with every credential it carries replaced by [REDACTED]."""
+    text = _PEM_KEY.sub(_pem, text)
+    text = _HEADER.sub(_header, text)
+    text = _BEARER.sub(_bearer, text)
+    text = _ASSIGNMENT.sub(lambda m: f"{m[1]}{m[2]}{REDACTED}", text)
+    text = _URL_PASSWORD.sub(lambda m: f"{m[1]}{REDACTED}@", text)
+    return _JWT.sub(REDACTED, text)
+
+
+def _clean(key: str, value: Any) -> Any:
+    """A bound value as it may be logged: JSON-native, secrets redacted."""
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if _SECRET_KEY.search(key):
+        token_id = isinstance(value, str) and "token" in key.lower() and _TOKEN_ID.fullmatch(value)
+        return value if token_id else REDACTED
+    if isinstance(value, dict):
+        return {str(k): _clean(str(k), v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_clean(key, item) for item in value]
+    return redact(value if isinstance(value, str) else str(value))
+
+
+def redact_record(record: Record) -> None:
+    """The loguru patcher: runs on every record before any sink sees it."""
+    record["message"] = redact(record["message"])
+    extra = record["extra"]
+    for key, value in list(extra.items()):
+        if not key.startswith("_"):
+            extra[key] = _clean(key, value)
+
+
+def _timestamp(record: Record) -> str:
+    moment = record["time"].astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def _fields(record: Record) -> dict[str, Any]:
+    extra = record["extra"]
+    fields: dict[str, Any] = {
+        "ts": _timestamp(record),
+        "level": record["level"].name.lower(),
+        "logger": extra.get("logger") or record["name"],
         "msg": record["message"],
     }
-    for key, value in record["extra"].items():
-        if key not in _RESERVED and not key.startswith("_"):
-            line[key] = value
-    if record["exception"] is not None:
-        kind, value, trace = record["exception"]
-        line["exception"] = "".join(traceback.format_exception(kind, value, trace))
-    return json.dumps(line, default=str, ensure_ascii=False)
+    fields.update({key: extra[key] for key in OBJECT_FIELDS if extra.get(key)})
+    for key, value in extra.items():
+        if key not in RESERVED_FIELDS and not key.startswith("_"):
+            fields[key] = value
+    if "error" in extra:
+        fields["error"] = extra["error"]
+    exception = record["exception"]
+    if exception is not None and exception.type is not None:
+        fields["error"] = redact(f"{exception.type.__name__}: {exception.value}")
+        stack = traceback.format_exception(exception.type, exception.value, exception.traceback)
+        fields["stack"] = redact("".join(stack))
+    return fields
 
 
-def _json_format(record: Record) -> str:
-    record["extra"]["_json"] = _json_line(record)
-    return "{extra[_json]}\n"
+def json_line(record: Record) -> str:
+    return json.dumps(_fields(record), ensure_ascii=False, default=str)
 
 
-def _console_format(record: Record) -> str:
-    extra = " ".join(
-        f"{key}={value}"
-        for key, value in record["extra"].items()
-        if not key.startswith("_") and key != "logger"
-    )
-    record["extra"]["_context"] = f" [{extra}]" if extra else ""
-    record["extra"]["_name"] = record["extra"].get("logger", record["name"])
-    return (
-        "<green>{time:YYYY-MM-DDTHH:mm:ss.SSSZZ}</green> <level>{level: <8}</level> "
-        "<cyan>{extra[_name]}</cyan> {message}{extra[_context]}\n{exception}"
-    )
+def console_line(record: Record) -> str:
+    fields = _fields(record)
+    stack = fields.pop("stack", "")
+    head = f"{fields.pop('ts')}  {fields.pop('level'):<8} {fields.pop('logger')}  "
+    head += str(fields.pop("msg"))
+    line = f"{head}  {json.dumps(fields, ensure_ascii=False, default=str)}" if fields else head
+    return f"{line}\n{stack.rstrip()}" if stack else line
 
 
-class _InterceptHandler(logging.Handler):
-    """Hands standard-library log records to loguru, keeping level and logger name."""
+def _formatter(render: Callable[[Record], str]) -> Callable[[Record], str]:
+    def format_record(record: Record) -> str:
+        record["extra"]["_line"] = render(record)
+        return "{extra[_line]}\n"
+
+    return format_record
+
+
+def keep_newest(limit: int, max_age: timedelta) -> Callable[[Sequence[str]], None]:
+    """A loguru retention function: keep the `limit` newest rotated files, none past `max_age`.
+
+    Loguru calls it at each rotation with the rotated files (the new active file does not
+    exist yet), like lumberjack's MaxBackups and MaxAge.
+    """
+
+    def retain(files: Sequence[str]) -> None:
+        cutoff = datetime.now(UTC) - max_age
+        # Newest first; rotated names carry their time, which orders files with equal mtimes.
+        paths = sorted(
+            (Path(f) for f in files), key=lambda p: (p.stat().st_mtime_ns, p.name), reverse=True
+        )
+        for index, path in enumerate(paths):
+            modified = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+            if index >= limit or modified < cutoff:
+                path.unlink(missing_ok=True)
+
+    return retain
+
+
+class InterceptHandler(logging.Handler):
+    """Sends standard-library records to loguru, keeping their level and logger name."""
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
             level: str | int = logger.level(record.levelname).name
         except ValueError:
             level = record.levelno
-        logger.bind(logger=record.name).opt(exception=record.exc_info, depth=0).log(
-            level, record.getMessage()
-        )
+        bound: dict[str, Any] = {"logger": record.name}
+        logger.bind(**bound).opt(exception=record.exc_info).log(level, "{}", record.getMessage())
 
 
-def keep_newest(limit: int, max_age: timedelta) -> Callable[[Sequence[str]], None]:
-    """A loguru retention function: drop files older than `max_age`, keep `limit` in all.
+def _http_client_print(*values: object, **kwargs: Any) -> None:
+    """http.client prints its debug output (request headers included); log it instead."""
+    if kwargs.get("file") not in (None, sys.stdout):
+        builtins.print(*values, **kwargs)
+        return
+    sep = kwargs.get("sep")
+    text = (" " if sep is None else str(sep)).join(str(value) for value in values)
+    logger.bind(logger="http.client").debug("{}", text)
 
-    Loguru calls it at rotation with the rotated files, before the new active
-    file exists, so `limit - 1` of them are kept.
-    """
 
-    def retain(files: Sequence[str]) -> None:
-        now = time.time()
-        by_age = sorted(files, key=lambda path: (-os.stat(path).st_mtime, path))
-        for index, path in enumerate(by_age):
-            if index >= limit - 1 or now - os.stat(path).st_mtime > max_age.total_seconds():
-                os.remove(path)
+def _log_uncaught(
+    kind: type[BaseException], value: BaseException, trace: TracebackType | None
+) -> None:
+    if issubclass(kind, KeyboardInterrupt):
+        sys.__excepthook__(kind, value, trace)
+        return
+    logger.opt(exception=(kind, value, trace)).critical("uncaught exception")
 
-    return retain
+
+def _log_uncaught_in_thread(args: threading.ExceptHookArgs) -> None:
+    if args.exc_value is None or issubclass(args.exc_type, SystemExit):
+        return
+    thread = args.thread.name if args.thread is not None else "unknown"
+    logger.opt(exception=(args.exc_type, args.exc_value, args.exc_traceback)).error(
+        "uncaught exception in thread {thread}", thread=thread
+    )
+
+
+def route_standard_logging(level: str) -> None:
+    """Route stdlib logging, warnings, http.client prints and uncaught exceptions to loguru."""
+    stdlib_level = logger.level(level).no
+    logging.basicConfig(handlers=[InterceptHandler()], level=stdlib_level, force=True)
+    logging.captureWarnings(True)
+    setattr(http.client, "print", _http_client_print)  # noqa: B010  (shadows the builtin there)
+    sys.excepthook = _log_uncaught
+    threading.excepthook = _log_uncaught_in_thread
 
 
 def configure_logging(
@@ -115,28 +254,29 @@ def configure_logging(
     retention_files: int = RETENTION_FILES,
     retention_age: timedelta = RETENTION_AGE,
 ) -> None:
-    """Send logs to `stream` (stdout) and optionally a rotated file, in `log_format`."""
-    formatter = _json_format if log_format == "json" else _console_format
-    colorize = log_format == "console" and stream is None and sys.stdout.isatty()
+    """Log to `stream` (stdout) and, with a file path, to a rotated file; see the module doc."""
+    render = json_line if log_format == "json" else console_line
     logger.remove()
+    logger.configure(patcher=redact_record)
     logger.add(
         stream if stream is not None else sys.stdout,
         level=level,
-        format=formatter,
-        colorize=colorize,
+        format=_formatter(render),
         backtrace=False,
         diagnose=False,
+        colorize=False,
     )
     if file_path is not None:
+        file_level = max(logger.level(level).no, logger.level(FILE_MIN_LEVEL).no)
         logger.add(
-            str(file_path),
-            level=level,
-            format=formatter,
-            colorize=False,
+            file_path,
+            level=file_level,
+            format=_formatter(render),
             rotation=rotation_bytes,
             retention=keep_newest(retention_files, retention_age),
             backtrace=False,
             diagnose=False,
+            colorize=False,
             enqueue=False,
         )
-    logging.basicConfig(handlers=[_InterceptHandler()], level=logger.level(level).no, force=True)
+    route_standard_logging(level)

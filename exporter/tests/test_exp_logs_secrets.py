@@ -1,0 +1,173 @@
+"""No secret reaches a log sink: bearer tokens, Authorization headers, token=/password= values,
+PEM private keys, JWTs and URL passwords are redacted in messages, bound values, stdlib
+records (the real kubernetes client at DEBUG) and exception text; a token id stays."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from exp_log_capture import canned_api_server, json_lines, restored_logging
+from kubernetes import client
+from loguru import logger
+
+from ray_exporter.logs import REDACTED, configure_logging, redact
+
+TOKEN = "s3cr3t-T0ken.value_0123456789"
+JWT = "eyJhbGciOiJSUzI1NiIsImtpZCI6IjEifQ.eyJzdWIiOiJzeXN0ZW06c2EifQ.c2lnbmF0dXJlLXBhcnQ"
+PEM = (
+    "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAsecretkeymaterial\n"
+    "-----END RSA PRIVATE KEY-----"
+)
+
+
+@pytest.fixture
+def stream() -> Iterator[io.StringIO]:
+    with restored_logging():
+        yield io.StringIO()
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        (f"Authorization: Bearer {TOKEN}", TOKEN),
+        (f"b'GET / HTTP/1.1\\r\\nauthorization: Bearer {TOKEN}\\r\\n\\r\\n'", TOKEN),
+        ("{'authorization': 'Basic dXNlcjpodW50ZXIy'}", "dXNlcjpodW50ZXIy"),
+        ("Cookie: session=abc123; theme=dark", "abc123"),
+        (f"GET /api/v1/pods?watch=1&token={TOKEN}", TOKEN),
+        ("login with password=hunter2 failed", "hunter2"),
+        ('{"client_secret": "hunter2", "name": "x"}', "hunter2"),
+        ("ConnectionInfo(server='https://k', token='abcdef.0123456789abcdef')", "0123456789abcdef"),
+        (f"retrying with bearer {TOKEN}", TOKEN),
+        (f"kubeconfig user token {JWT}", JWT.split(".")[1]),
+        ("pulling https://admin:hunter2@registry.local/ray", "hunter2"),
+        (f"cert and key:\n{PEM}", "secretkeymaterial"),
+        (
+            "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANsecretkeymaterial (truncated",
+            "secretkeymaterial",
+        ),
+    ],
+)
+def test_redact_removes_the_secret(text: str, secret: str) -> None:
+    cleaned = redact(text)
+    assert secret not in cleaned
+    assert REDACTED in cleaned
+    assert redact(cleaned) == cleaned
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "metrics request without a bearer token",
+        "TokenReview failed; refusing the scrape",
+        "mounted secretName tls-cert into the head pod",
+        "created 3 pods for RayCluster team-a/demo",
+        "GET /apis/ray.io/v1/namespaces/team-a/rayclusters?watch=1",
+    ],
+)
+def test_redact_leaves_ordinary_text_alone(text: str) -> None:
+    assert redact(text) == text
+
+
+def test_real_kubernetes_client_at_debug_never_logs_its_token(
+    stream: io.StringIO, capfd: pytest.CaptureFixture[str]
+) -> None:
+    configure_logging("json", "DEBUG", stream=stream)
+    body = {"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": []}
+    with canned_api_server(200, body) as server:
+        configuration = client.Configuration(
+            host=server.url,
+            api_key={"BearerToken": TOKEN},
+            api_key_prefix={"BearerToken": "Bearer"},
+        )
+        configuration.debug = True  # DEBUG on "client" and "urllib3", http.client prints
+        with client.ApiClient(configuration) as api:
+            pods = client.CoreV1Api(api).list_namespaced_pod("default")
+    assert pods.items == []
+    assert server.authorizations == [f"Bearer {TOKEN}"], "the token was really sent"
+    printed = capfd.readouterr()
+    output = stream.getvalue()
+    for text in (output, printed.out, printed.err):
+        assert TOKEN not in text
+    lines = json_lines(output)
+    sent = [line["msg"] for line in lines if line["logger"] == "http.client"]
+    assert any("GET /api/v1/namespaces/default/pods HTTP/1.1" in msg for msg in sent)
+    assert any(f"authorization: Bearer {REDACTED}" in msg for msg in sent)
+    requests = [line["msg"] for line in lines if line["logger"] == "urllib3.connectionpool"]
+    assert any('"GET /api/v1/namespaces/default/pods HTTP/1.1" 200' in msg for msg in requests)
+
+
+def test_an_api_error_echoing_the_token_is_logged_without_it(stream: io.StringIO) -> None:
+    configure_logging("json", "INFO", stream=stream)
+    echo = {"kind": "Status", "message": f"Authorization: Bearer {TOKEN} is not allowed"}
+    with canned_api_server(403, echo) as server:
+        configuration = client.Configuration(
+            host=server.url,
+            api_key={"BearerToken": TOKEN},
+            api_key_prefix={"BearerToken": "Bearer"},
+        )
+        with client.ApiClient(configuration) as api:
+            try:
+                client.CoreV1Api(api).list_namespaced_pod("default")
+            except client.ApiException:
+                logger.bind(kind="RayCluster", namespace="default", name="c").exception("list")
+    (line,) = json_lines(stream.getvalue())
+    assert TOKEN not in stream.getvalue()
+    assert line["error"].startswith("ForbiddenException: (403)")
+    assert f"Bearer {REDACTED}" in line["error"]
+    assert "Traceback" in line["stack"]
+
+
+def token_id(token: str) -> str:
+    """How the exporter's scrape auth names a token in logs: 8 hex digits of its SHA-256."""
+    return hashlib.sha256(token.encode()).hexdigest()[:8]
+
+
+def test_a_token_id_names_a_token_without_revealing_it(stream: io.StringIO) -> None:
+    configure_logging("json", "DEBUG", stream=stream)
+    logger.debug("metrics scraper authorized", token=token_id(TOKEN), user="prometheus")
+    logger.debug("metrics scraper authorized", token=TOKEN, user="prometheus")
+    named, leaked = json_lines(stream.getvalue())
+    assert named["token"] == token_id(TOKEN)
+    assert leaked["token"] == REDACTED
+
+
+def test_bound_values_are_redacted_by_name_and_content(stream: io.StringIO, tmp_path: Path) -> None:
+    path = tmp_path / "exporter.log"
+    configure_logging("json", "INFO", path, stream=stream)
+    logger.bind(kind="RayService", namespace="ns", name="s").info(
+        "connecting with token={}",
+        TOKEN,
+        password="hunter2",
+        api_key=TOKEN,
+        request={"url": "https://k", "headers": {"Authorization": f"Bearer {TOKEN}"}},
+        note=f"key follows {PEM}",
+        attempts=3,
+    )
+    logger.remove()
+    (line,) = json_lines(stream.getvalue())
+    for text in (stream.getvalue(), path.read_text()):
+        assert TOKEN not in text
+        assert "hunter2" not in text
+        assert "secretkeymaterial" not in text
+    assert line["msg"] == f"connecting with token={REDACTED}"
+    assert (line["password"], line["api_key"]) == (REDACTED, REDACTED)
+    assert line["request"] == {"url": "https://k", "headers": {"Authorization": REDACTED}}
+    assert line["attempts"] == 3
+    assert (line["kind"], line["namespace"], line["name"]) == ("RayService", "ns", "s")
+
+
+@pytest.mark.parametrize("log_format", ["json", "console"])
+def test_exception_text_is_redacted(stream: io.StringIO, log_format: str) -> None:
+    configure_logging(log_format, "INFO", stream=stream)
+    try:
+        raise ConnectionError(f"POST https://k/api?token={TOKEN} refused; key {PEM}")
+    except ConnectionError:
+        logger.exception("request failed")
+    text = stream.getvalue()
+    assert TOKEN not in text
+    assert "secretkeymaterial" not in text
+    assert f"token={REDACTED}" in text
