@@ -25,7 +25,7 @@ def test_without_cluster_configuration_it_exits_1_with_a_json_log() -> None:
     result = run("--listen-address", "127.0.0.1:0")
     assert result.returncode == 1
     (line,) = [json.loads(text) for text in result.stdout.splitlines()]
-    assert line["level"] == "ERROR"
+    assert line["level"] == "error"
     assert "cluster configuration" in line["msg"]
 
 
