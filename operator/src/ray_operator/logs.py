@@ -268,7 +268,7 @@ def configure_logging(
     logger.remove()
     logger.configure(patcher=redact_record)
     logger.add(
-        stream or sys.stdout,
+        stream if stream is not None else sys.stdout,
         level=settings.log_level,
         format=_formatter(render),
         backtrace=False,
