@@ -4,6 +4,7 @@ when they change (a rotated Secret) while a bad replacement keeps the previous p
 from __future__ import annotations
 
 import datetime
+import io
 import os
 import socket
 import ssl
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
+from loguru import logger
 
 from ray_exporter.tls import (
     CertificatePair,
@@ -166,3 +168,22 @@ def test_server_context_floor_and_self_signed_source() -> None:
     assert server_context(self_signed(["localhost"])).minimum_version is ssl.TLSVersion.TLSv1_2
     source = TLSContextSource(None, None, names=["localhost", "127.0.0.1"])
     assert source.context() is source.context()
+
+
+def test_missing_files_are_reported_once_until_they_return(
+    listener: tuple[TLSListener, CertificatePair], files: tuple[Path, Path]
+) -> None:
+    server, first = listener
+    stream = io.StringIO()
+    sink = logger.add(stream, level="WARNING", format="{message}")
+    try:
+        files[1].unlink()
+        for _ in range(3):
+            assert server.peer_fingerprint() == fingerprint(first.cert_pem)
+        write(files, first)
+        assert server.peer_fingerprint() == fingerprint(first.cert_pem)
+        files[1].unlink()
+        server.peer_fingerprint()
+    finally:
+        logger.remove(sink)
+    assert stream.getvalue().count("cannot stat the TLS files") == 2

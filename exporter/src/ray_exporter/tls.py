@@ -128,6 +128,7 @@ class TLSContextSource:
         """
         self._files = (cert_file, key_file) if cert_file and key_file else None
         self._lock = threading.Lock()
+        self._missing = False
         if self._files is None:
             pair = self_signed(names)
             self._context = server_context(pair)
@@ -159,10 +160,13 @@ class TLSContextSource:
             try:
                 signature = _signature(self._files)
             except OSError as error:  # mid-rotation: keep serving the previous certificate
-                logger.warning(
-                    "cannot stat the TLS files; keeping the loaded ones", error=str(error)
-                )
+                if not self._missing:  # say it once, not on every connection
+                    logger.warning(
+                        "cannot stat the TLS files; keeping the loaded ones", error=str(error)
+                    )
+                self._missing = True
                 return self._context
+            self._missing = False
             if signature != self._signature:
                 self._signature = signature
                 try:
