@@ -106,7 +106,7 @@ class OperatorProcess:
     ) -> None:
         self.stop()
 
-    def start(self) -> None:
+    def start(self, *, wait_ready: bool = True) -> None:
         command = [
             str(OPERATOR),
             "--health-address",
@@ -119,7 +119,8 @@ class OperatorProcess:
             self.process = subprocess.Popen(
                 command, env=self.env, stdout=log, stderr=subprocess.STDOUT
             )
-        wait_for("the operator's /readyz", self.ready, timeout=60)
+        if wait_ready:
+            wait_for("the operator's /readyz", self.ready, timeout=60)
 
     def ready(self) -> bool:
         assert self.process is not None
@@ -132,6 +133,16 @@ class OperatorProcess:
                 return bool(reply.status == 200)
         except (urllib.error.URLError, OSError):
             return False
+
+    def probe(self, path: str) -> int | None:
+        """The HTTP status of a health endpoint, None while nothing answers."""
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=2) as reply:
+                return int(reply.status)
+        except urllib.error.HTTPError as error:
+            return int(error.code)
+        except (urllib.error.URLError, OSError):
+            return None
 
     def stats(self) -> Json:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/statz", timeout=5) as reply:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import kopf
+from kopf._cogs.structs.references import Insights  # kopf.operator(insights=...) takes one
 from loguru import logger
 
 from ray_operator.cluster import constants as cluster_constants
@@ -21,6 +22,13 @@ from ray_operator.cluster.reconciler import ClusterReconciler
 from ray_operator.controller import Controller
 from ray_operator.dashboard.addresses import DashboardResolver
 from ray_operator.dashboard.client import DashboardHttp
+from ray_operator.discovery import (
+    ApiResource,
+    describe,
+    unresolved,
+    wait_until_served,
+    watched_resources,
+)
 from ray_operator.events import EventRecorder
 from ray_operator.health import HealthState, start_health_server
 from ray_operator.job import constants as job_constants
@@ -221,13 +229,16 @@ async def _drain(
 async def run(runtime: Runtime) -> int:
     """Run until SIGTERM/SIGINT or a fatal error; the exit code.
 
+    Start-up: the health endpoint answers at once (not ready); leader election campaigns;
+    kopf starts only once the apiserver serves every watched resource (`discovery`), and
+    the operator is ready once kopf has resolved them all.
+
     A signal first drains the reconcilers (up to --shutdown-timeout), releases the leader
     Lease, and only then stops kopf's watches: kopf's own handling would cancel the
     reconciles in flight five seconds after it stopped.
     """
     settings = runtime.settings
-    ready = asyncio.Event()
-    stop = asyncio.Event()
+    stopping = asyncio.Event()
     runner = await start_health_server(runtime.health, settings.health_host, settings.health_port)
     logger.info(
         "ray-operator starting: namespaces={namespaces} leader-election={le} health={host}:{port}",
@@ -236,62 +247,44 @@ async def run(runtime: Runtime) -> int:
         host=settings.health_host,
         port=settings.health_port,
     )
-    operator = asyncio.create_task(
-        kopf.operator(
-            registry=runtime.registry,
-            settings=runtime.kopf_settings,
-            clusterwide=settings.clusterwide,
-            namespaces=settings.namespaces,
-            standalone=True,
-            ready_flag=ready,
-            stop_flag=stop,
-        ),
-        name="kopf",
-    )
-    stopping = asyncio.Event()
+    _handle_signals(runtime, stopping)
     reconciling = asyncio.create_task(
         _reconcile_when_elected(runtime, stopping), name="reconcilers"
     )
-
-    def request_stop(signum: signal.Signals) -> None:
-        logger.info("{signal} received; draining", signal=signum.name)
-        runtime.health.ready = False
-        stopping.set()
-
-    async def mark_ready() -> None:
-        await ready.wait()
-        # kopf installed its signal handlers while starting; these replace them.
-        if threading.current_thread() is threading.main_thread():
-            loop = asyncio.get_running_loop()
-            for signum in (signal.SIGTERM, signal.SIGINT):
-                loop.add_signal_handler(signum, request_stop, signum)
-        runtime.health.ready = not stopping.is_set()
-        logger.info("watching; ready")
-
-    marker = asyncio.create_task(mark_ready())
+    kopf_stop = asyncio.Event()
+    watching: asyncio.Task[None] | None = None
     exit_code = 0
     try:
-        done, _ = await asyncio.wait({operator, reconciling}, return_when=asyncio.FIRST_COMPLETED)
-        if reconciling in done and not reconciling.cancelled() and reconciling.exception():
-            logger.opt(exception=reconciling.exception()).error(
-                "stopping: {error}", error=reconciling.exception()
+        needed = watched_resources(runtime.registry)
+        if await _unless_stopped(wait_until_served(runtime.api, needed), stopping):
+            watching = asyncio.create_task(
+                _watch(runtime, needed, kopf_stop, stopping), name="kopf"
             )
-            exit_code = 1
+        stop_waiter = asyncio.create_task(stopping.wait())
+        running = {t for t in (watching, reconciling, stop_waiter) if t is not None}
+        done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+        stop_waiter.cancel()
+        for task in done - {stop_waiter}:
+            if not task.cancelled() and task.exception():
+                logger.opt(exception=task.exception()).error(
+                    "stopping: {error}", error=task.exception()
+                )
+                exit_code = 1
     finally:
         # Not ready from here on; reconciles in flight finish; kopf stops watching.
         runtime.health.ready = False
         stopping.set()
-        marker.cancel()
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(
-                _quietly(asyncio.shield(reconciling)), runtime.settings.shutdown_timeout + 5
+                _quietly(asyncio.shield(reconciling)), settings.shutdown_timeout + 5
             )
         reconciling.cancel()
-        await _quietly(asyncio.gather(reconciling, marker, return_exceptions=True))
-        stop.set()
+        await _quietly(asyncio.gather(reconciling, return_exceptions=True))
+        kopf_stop.set()
         runtime.health.alive = False
-        with contextlib.suppress(asyncio.TimeoutError, Exception):
-            await asyncio.wait_for(operator, timeout=10)
+        if watching is not None:
+            with contextlib.suppress(asyncio.TimeoutError, Exception):
+                await asyncio.wait_for(watching, timeout=10)
         for recorder in runtime.recorders:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(recorder.drain(), timeout=5)
@@ -299,6 +292,74 @@ async def run(runtime: Runtime) -> int:
         await runner.cleanup()
     logger.info("ray-operator stopped")
     return exit_code
+
+
+async def _watch(
+    runtime: Runtime, needed: set[ApiResource], kopf_stop: asyncio.Event, stopping: asyncio.Event
+) -> None:
+    """Run kopf; mark the operator ready once kopf has started and resolved every resource."""
+    settings = runtime.settings
+    ready = asyncio.Event()
+    insights = Insights()
+    operator = asyncio.create_task(
+        kopf.operator(
+            registry=runtime.registry,
+            settings=runtime.kopf_settings,
+            clusterwide=settings.clusterwide,
+            namespaces=settings.namespaces,
+            standalone=True,
+            insights=insights,
+            ready_flag=ready,
+            stop_flag=kopf_stop,
+        ),
+        name="kopf-operator",
+    )
+    started = asyncio.create_task(_all_set(ready, insights.ready_resources))
+    done, _ = await asyncio.wait({operator, started}, return_when=asyncio.FIRST_COMPLETED)
+    if started in done:
+        # kopf installed its signal handlers while starting; ours replace them again.
+        _handle_signals(runtime, stopping)
+        missing = unresolved(needed, insights.watched_resources)
+        if missing:
+            kopf_stop.set()
+            await _quietly(operator)
+            raise RuntimeError(f"kopf could not resolve {describe(missing)}; restarting")
+        runtime.health.ready = not stopping.is_set()
+        logger.info("watching; ready")
+    else:
+        started.cancel()
+    await operator
+
+
+async def _all_set(*events: asyncio.Event) -> None:
+    for event in events:
+        await event.wait()
+
+
+async def _unless_stopped(work: Awaitable[None], stopping: asyncio.Event) -> bool:
+    """Await `work` unless `stopping` is set first; whether the work finished."""
+    task = asyncio.ensure_future(work)
+    stop = asyncio.create_task(stopping.wait())
+    await asyncio.wait({task, stop}, return_when=asyncio.FIRST_COMPLETED)
+    for pending in (task, stop):
+        pending.cancel()
+    await asyncio.gather(task, stop, return_exceptions=True)
+    return task.done() and not task.cancelled() and task.exception() is None
+
+
+def _handle_signals(runtime: Runtime, stopping: asyncio.Event) -> None:
+    """SIGTERM and SIGINT start the drain (only the main thread can install handlers)."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def request_stop(signum: signal.Signals) -> None:
+        logger.info("{signal} received; draining", signal=signum.name)
+        runtime.health.ready = False
+        stopping.set()
+
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, request_stop, signum)
 
 
 async def _quietly(awaitable: Awaitable[Any]) -> None:
