@@ -57,7 +57,7 @@ NOW_TEXT = "2025-01-01T12:00:00Z"
 MAX_MESSAGE = 1024
 FUZZ = settings(
     derandomize=True,
-    max_examples=25,
+    max_examples=80,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
@@ -198,7 +198,7 @@ def test_hostile_rayservices(body: dict[str, Any]) -> None:
     run_hostile("RayService", body)
 
 
-@settings(FUZZ, max_examples=20)
+@settings(FUZZ, max_examples=40)
 @given(st.sampled_from(sorted(KINDS)), hostile_values)
 def test_a_hostile_spec_is_handled_and_leaves_the_next_object_alone(kind: str, spec: Any) -> None:
     process = KINDS[kind][0]
@@ -286,7 +286,14 @@ REGRESSIONS = {
         lambda b: b["spec"].update(runtimeEnvYAML=YAML_BOMB),
         "runtimeEnvYAML is too large or nests too deeply once parsed",
     ),
-    "runtimeEnvYAML nested 5000 deep (RecursionError)": (
+    "runtimeEnvYAML nested 400 deep by indentation": (
+        "RayJob",
+        lambda b: b["spec"].update(
+            runtimeEnvYAML="".join(f"{' ' * i}k:\n" for i in range(400)) + " " * 400 + "v"
+        ),
+        "nests too deeply",
+    ),
+    "runtimeEnvYAML nested 5000 deep (slow, then RecursionError)": (
         "RayJob",
         lambda b: b["spec"].update(runtimeEnvYAML="[" * 5000 + "]" * 5000),
         "runtimeEnvYAML nests too deeply",

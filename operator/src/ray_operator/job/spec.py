@@ -55,8 +55,23 @@ def _larger_than(value: Any, limit: int) -> bool:
     return False
 
 
+def _flow_depth(text: str) -> int:
+    """The deepest nesting of YAML flow brackets in `text` (quotes ignored: an over-count
+    only errs towards refusing). PyYAML composes nested nodes recursively and slowly, so a
+    text of a few thousand brackets is refused before it is parsed."""
+    depth = deepest = 0
+    for char in text:
+        if char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth = max(depth - 1, 0)
+    return deepest
+
+
 def _bounded(parsed: Any, field: str) -> Any:
-    if deeper_than(parsed, MAX_PARSED_DEPTH) or _larger_than(parsed, MAX_PARSED_NODES):
+    # Size first: it stops at the limit, while the depth walk visits every node.
+    if _larger_than(parsed, MAX_PARSED_NODES) or deeper_than(parsed, MAX_PARSED_DEPTH):
         raise ValueError(f"{field} is too large or nests too deeply once parsed")
     return parsed
 
@@ -143,6 +158,8 @@ class JobSpec:
         """runtimeEnvYAML parsed (ValueError when it is not a YAML mapping)."""
         if not self.runtime_env_yaml.strip():
             return None
+        if _flow_depth(self.runtime_env_yaml) > MAX_PARSED_DEPTH:
+            raise ValueError("runtimeEnvYAML nests too deeply")
         try:
             parsed = _bounded(yaml.safe_load(self.runtime_env_yaml), "runtimeEnvYAML")
         except yaml.YAMLError as error:
