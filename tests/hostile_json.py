@@ -69,12 +69,35 @@ hostile_text = st.one_of(
 
 hostile_numbers = st.one_of(
     st.integers(),
-    st.sampled_from([0, -1, 1, 2**31, 2**63, -(2**63) - 1, 10**30, -(10**30)]),
+    st.sampled_from([0, -1, 1, 2**31, 2**63, 2**64, -(2**63) - 1, 10**30, -(10**30), 10**400]),
     st.floats(allow_nan=True, allow_infinity=True),
     st.sampled_from([float("nan"), float("inf"), float("-inf"), 1e308, -0.0, 0.5]),
 )
 
 hostile_scalars = st.one_of(st.none(), st.booleans(), hostile_numbers, hostile_text)
+
+
+# The sharpest single values, drawn often where a field is known to be read.
+sharp_values = st.sampled_from(
+    [
+        None,
+        True,
+        -1,
+        2**64,
+        10**400,
+        float("nan"),
+        float("inf"),
+        "",
+        "x" * HUGE,
+        "\n",
+        "2024-13-01T00:00:00Z",
+        [],
+        {},
+        [None],
+        [[]],
+        {"": None},
+    ]
+)
 
 
 def nest(depth: int, kind: str, leaf: Any) -> Any:
@@ -158,7 +181,7 @@ def mutated(draw: st.DrawFn, body: dict[str, Any], max_mutations: int = 3) -> di
             continue
         operation = draw(st.sampled_from(["replace", "delete", "insert"]))
         if operation == "replace":
-            container[key] = draw(hostile_values)
+            container[key] = draw(sharp_values | hostile_values)
         elif operation == "delete":
             del container[key]
         elif isinstance(container, dict):

@@ -13,6 +13,7 @@ Deterministic (`derandomize`) and bounded, so it runs in the unit tier.
 
 from __future__ import annotations
 
+import copy
 import subprocess
 import threading
 from pathlib import Path
@@ -20,8 +21,8 @@ from typing import Any
 
 import pytest
 from exporter_objects import attempt, condition, raycluster, rayjob, rayservice
-from hostile_json import HUGE, SPECIAL_TEXT, hostile_text, mutated
-from hypothesis import HealthCheck, given, settings
+from hostile_json import HUGE, SPECIAL_TEXT, hostile_values, mutated, sharp_values
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
@@ -83,6 +84,37 @@ def hostile_objects(draw: st.DrawFn, plural: str, index: int) -> dict[str, Any]:
     return body
 
 
+# The fields the families read, where a hostile value does the most harm.
+READ_FIELDS = [
+    ("metadata", "name"),
+    ("metadata", "generation"),
+    ("metadata", "labels"),
+    ("metadata", "creationTimestamp"),
+    ("status", "observedGeneration"),
+    ("status", "conditions"),
+    ("status", "jobDeploymentStatus"),
+    ("status", "attemptHistory"),
+]
+
+
+@st.composite
+def field_hostile_objects(draw: st.DrawFn, plural: str, index: int) -> dict[str, Any]:
+    """A good object with one to three of the fields the families read made hostile; a list
+    field gets one good entry with a hostile value inside."""
+    body = copy.deepcopy(draw(st.sampled_from(GOOD[plural])))
+    body["metadata"]["uid"] = f"fields-{plural}-{index}"
+    for section, key in draw(st.lists(st.sampled_from(READ_FIELDS), min_size=1, max_size=3)):
+        value = draw(sharp_values | hostile_values)
+        if key in ("conditions", "attemptHistory"):
+            entry = dict(draw(st.sampled_from([*HISTORY, condition("Ready", "True")])))
+            entry[draw(st.sampled_from(sorted(entry)))] = value
+            value = [entry]
+        target = body.setdefault(section, {})
+        if isinstance(target, dict):
+            target[key] = value
+    return body
+
+
 @st.composite
 def mixes(draw: st.DrawFn) -> dict[str, list[dict[str, Any]]]:
     """Per resource: the good objects and some hostile ones, in a drawn order."""
@@ -90,6 +122,7 @@ def mixes(draw: st.DrawFn) -> dict[str, list[dict[str, Any]]]:
     for plural in PLURALS:
         count = draw(st.integers(0, 3))
         hostile = [draw(hostile_objects(plural, index)) for index in range(count)]
+        hostile += [draw(field_hostile_objects(plural, index)) for index in range(count)]
         result[plural] = draw(st.permutations([*GOOD[plural], *hostile]))
     return result
 
@@ -143,7 +176,7 @@ def test_the_good_objects_render_every_family() -> None:
     assert names == {family.name for family in FAMILY_ORDER}
 
 
-@FUZZ
+@settings(FUZZ, max_examples=60)
 @given(mixes())
 def test_hostile_objects_cost_only_their_own_series(objects: dict[str, Any]) -> None:
     rendered: list[Rendered] = []
@@ -158,8 +191,12 @@ def test_hostile_objects_cost_only_their_own_series(objects: dict[str, Any]) -> 
     assert {family.name for family in parsed} == {family.name for family in FAMILY_ORDER}
 
 
+SHORT_TEXT = st.text(max_size=40) | st.sampled_from(SPECIAL_TEXT)
+
+
 @FUZZ
-@given(hostile_text, hostile_text, st.sampled_from(SPECIAL_TEXT))
+@example("\u202e\n" * (HUGE // 2), '{}"\\' * (HUGE // 4), "\u200b")
+@given(SHORT_TEXT, SHORT_TEXT, st.sampled_from(SPECIAL_TEXT))
 def test_label_values_survive_the_parser(name: str, owner: str, status: str) -> None:
     cluster = raycluster(name or "x", labels={"ray.io/originated-from-crd": owner or "x"})
     job = rayjob("j", status={"jobDeploymentStatus": status})
