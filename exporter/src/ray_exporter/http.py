@@ -212,6 +212,9 @@ class ExporterHTTPServer(ThreadingHTTPServer):
         connection, address = self.socket.accept()
         if self.tls is None:
             return connection, address
+        # A response is several TLS records (headers, then body pieces); without this, Nagle
+        # holds the second until the client's delayed ACK, some 40 ms per response.
+        connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
             wrapped = self.tls.context().wrap_socket(
                 connection, server_side=True, do_handshake_on_connect=False
