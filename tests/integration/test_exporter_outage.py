@@ -139,3 +139,40 @@ def test_apiserver_outage_is_survived(
             v for name, _, v in samples(after) if name == "ray_exporter_watch_errors_total"
         )
         assert errors >= 3
+
+
+def test_an_exporter_started_before_the_apiserver_is_not_ready_until_it_syncs(
+    kube_cluster: Any, api_client: client.ApiClient, namespace: str, tmp_path: Path
+) -> None:
+    apply_crds(kube_cluster.env())
+    ray = RayObjects(api_client, namespace)
+    ray.create("rayclusters", raycluster("early"))
+    env = exporter_env(kube_cluster.env(), kube_cluster.kubeconfig)
+    kube_cluster.stop_apiserver()
+    try:
+        with exporter_running(env, tmp_path / "exporter.log") as exporter:
+            wait_for("the health endpoint", lambda: _status(exporter, "/healthz") == 200)
+            wait_for(
+                "a failed list to be logged",
+                lambda: (
+                    '"level": "warning"' in exporter.logs() or '"level": "error"' in exporter.logs()
+                ),
+            )
+            assert _status(exporter, "/readyz") == 503
+            assert exporter.process.poll() is None
+            kube_cluster.start_apiserver()
+            exporter.wait_ready(timeout=120)
+            exporter.wait_metrics(
+                "the object created before the start",
+                lambda b: value(b, "kuberay_cluster_info", name="early", namespace=namespace),
+            )
+    finally:
+        if not kube_cluster.running():
+            kube_cluster.start_apiserver()
+
+
+def _status(exporter: ExporterProcess, path: str) -> int | None:
+    try:
+        return exporter.get(path)[0]
+    except OSError:
+        return None
