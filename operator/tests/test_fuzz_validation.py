@@ -16,16 +16,17 @@ from __future__ import annotations
 
 import copy
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from hostile_json import HUGE, hostile_values, mutated, nest
+from hostile_json import HUGE, hostile_values, mutated, nest, sharp_values
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from job_factory import rayjob
+from job_factory import info, rayjob, ready_cluster
 from ray_cluster_factory import cluster as raycluster
 from service_factory import service as rayservice
 
@@ -37,6 +38,7 @@ from ray_operator.cluster.status import compute_status, finalize
 from ray_operator.cluster.validation import blocking, validate_cluster
 from ray_operator.job.builders import child_cluster, submission, submitter_job
 from ray_operator.job.machine import decide
+from ray_operator.job.observations import DashboardView, SubmitterView
 from ray_operator.job.observations import Observed as JobObserved
 from ray_operator.job.spec import JobSpec
 from ray_operator.job.validation import validate_job
@@ -245,6 +247,18 @@ REGRESSIONS = {
         "template.spec.containers[0] must be an object, not a list",
     ),
     "status not an object": ("RayCluster", lambda b: b.update(status=[1]), None),
+    "failed = nan (int() raised) in a running job's status": (
+        "RayJob",
+        lambda b: b.update(status={"jobDeploymentStatus": "Running", "failed": float("nan")}),
+        None,
+    ),
+    "applicationStatuses not objects in the old status": (
+        "RayService",
+        lambda b: b.update(
+            status={"activeServiceStatus": {"rayClusterName": "c", "applicationStatuses": {"a": 1}}}
+        ),
+        None,
+    ),
     "10**30 replicas (planned 10**30 pod creations)": (
         "RayCluster",
         lambda b: _group(b).update(replicas=10**30, maxReplicas=10**30),
@@ -324,3 +338,79 @@ def test_regression(case: str) -> None:
     messages, _ = KINDS[kind][0](body)
     if expected is not None:
         assert any(expected in message for message in messages), messages
+
+
+# -- hostile status: anyone allowed to write the status subresource can put anything there --
+
+STATUS_FIELDS = {
+    "RayCluster": ["state", "conditions", "stateTransitionTimes", "reason", "observedGeneration"],
+    "RayJob": [
+        "jobDeploymentStatus",
+        "jobStatus",
+        "jobId",
+        "rayClusterName",
+        "startTime",
+        "endTime",
+        "failed",
+        "succeeded",
+        "attemptHistory",
+        "observedGeneration",
+    ],
+    "RayService": [
+        "conditions",
+        "activeServiceStatus",
+        "pendingServiceStatus",
+        "observedGeneration",
+    ],
+}
+DEPLOYMENTS = ["", "Initializing", "Running", "Retrying", "Complete", "Failed", "Suspending"]
+JOB_OBSERVATIONS = [
+    JobObserved(now=NOW),
+    JobObserved(
+        now=NOW,
+        cluster=ready_cluster("job-abcde"),
+        dashboard=DashboardView(asked=True, info=info("FAILED", "m")),
+    ),
+    JobObserved(
+        now=NOW,
+        cluster=ready_cluster("job-abcde"),
+        submitter=SubmitterView(exists=True, failed=True, failure="x"),
+        dashboard=DashboardView(asked=True, info=info("SUCCEEDED")),
+    ),
+]
+
+
+@st.composite
+def hostile_statuses(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
+    kind = draw(st.sampled_from(sorted(STATUS_FIELDS)))
+    body = well_formed(kind)[0]
+    status: dict[str, Any] = {"observedGeneration": 1}
+    if kind == "RayJob":
+        status.update(
+            jobDeploymentStatus=draw(st.sampled_from(DEPLOYMENTS)),
+            jobId="id",
+            rayClusterName="job-abcde",
+            startTime="2025-01-01T11:00:00Z",
+        )
+        body["spec"]["backoffLimit"] = draw(st.sampled_from([0, 2]))
+    for field in draw(st.lists(st.sampled_from(STATUS_FIELDS[kind]), min_size=1, max_size=3)):
+        value = draw(sharp_values | hostile_values)
+        if field in ("conditions", "attemptHistory"):
+            value = [{"type": "Ready", "status": value, "lastTransitionTime": value}, value]
+        elif field.endswith("ServiceStatus"):
+            value = {"rayClusterName": "svc-abcde", "applicationStatuses": value}
+        status[field] = value
+    body["status"] = status
+    return kind, body
+
+
+@FUZZ
+@given(hostile_statuses())
+def test_hostile_status_never_breaks_a_reconcile(case: tuple[str, dict[str, Any]]) -> None:
+    kind, body = case
+    run_hostile(kind, body)
+    if kind == "RayJob":
+        problems = validate_job(JobSpec.of(body))
+        for observed in JOB_OBSERVATIONS:
+            decision = decide(body, replace(observed, problems=problems))
+            dump(decision.status)

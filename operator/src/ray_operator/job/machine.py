@@ -43,7 +43,7 @@ from ray_operator.job.actions import (
 from ray_operator.job.draft import Draft
 from ray_operator.job.observations import ClusterView, Observed, Timing
 from ray_operator.job.spec import JobSpec
-from ray_operator.job.status import attempt_entry, mirror_cluster_status, with_attempt
+from ray_operator.job.status import attempt_entry, count, mirror_cluster_status, with_attempt
 
 Body = Mapping[str, Any]
 D = c.DeploymentStatus
@@ -278,9 +278,9 @@ def _fail(d: Draft, reason: str, message: str, *, job_status: str, stop: bool = 
 
 def _finish(d: Draft, result: str, reason: str) -> None:
     """The attempt ended: count it, record it, and retry it when the spec allows."""
-    failed_before = int(d.get("failed") or 0)
+    failed_before = count(d.status, "failed")
     failed = failed_before + (1 if result == D.FAILED else 0)
-    succeeded = int(d.get("succeeded") or 0)
+    succeeded = count(d.status, "succeeded")
     if result == D.COMPLETE and d.job_status == J.SUCCEEDED:
         succeeded += 1
     retry = (

@@ -80,9 +80,13 @@ def with_attempt(history: Any, entry: Status) -> list[Status]:
     return [*previous, entry][-c.MAX_ATTEMPT_HISTORY :]
 
 
-def _count(status: Mapping[str, Any], field: str) -> int:
+def count(status: Mapping[str, Any], field: str) -> int:
+    """A counter of the status (`failed`, `succeeded`): 0 unless an int32 >= 0 (the status
+    can be written by others, and what the operator writes back must fit the CRD)."""
     value = status.get(field)
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**31:
+        return value
+    return 0
 
 
 def contradictions(status: Mapping[str, Any]) -> list[str]:
@@ -121,7 +125,7 @@ def contradictions(status: Mapping[str, Any]) -> list[str]:
 def _history_contradictions(status: Mapping[str, Any]) -> list[str]:
     found: list[str] = []
     history: Sequence[Mapping[str, Any]] = status.get("attemptHistory") or []
-    failed, succeeded = _count(status, "failed"), _count(status, "succeeded")
+    failed, succeeded = count(status, "failed"), count(status, "succeeded")
     if len(history) > c.MAX_ATTEMPT_HISTORY:
         found.append("attemptHistory longer than 50")
     for index, entry in enumerate(history):

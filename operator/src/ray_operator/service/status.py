@@ -59,8 +59,10 @@ def cluster_block(
     if not name:
         return {}
     block: Status = {"rayClusterName": name}
-    if apps:
-        block["applicationStatuses"] = {k: dict(v) for k, v in apps.items()}
+    if isinstance(apps, Mapping):  # the last known statuses may come from a hostile status
+        kept = {k: dict(v) for k, v in apps.items() if isinstance(v, Mapping)}
+        if kept:
+            block["applicationStatuses"] = kept
     cluster_status = (cluster or {}).get("status") or {}
     copied = {k: cluster_status[k] for k in CLUSTER_STATUS_FIELDS if k in cluster_status}
     if copied:
