@@ -279,6 +279,11 @@ REGRESSIONS = {
         lambda b: _group(b).update(rayStartParams={"num-cpus": "nan"}),
         "rayStartParams.num-cpus must be a number, got 'nan'",
     ),
+    "num-cpus 1e400 (float() gives inf)": (
+        "RayCluster",
+        lambda b: _group(b).update(rayStartParams={"num-cpus": "1e400"}),
+        "rayStartParams.num-cpus must be a number, got '1e400'",
+    ),
     "100k-character label in a message": (
         "RayCluster",
         lambda b: _group(b).update(labels={"k": "\u202e" * HUGE}),

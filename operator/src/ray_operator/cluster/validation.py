@@ -41,7 +41,7 @@ _PORT_PARAMS = (
     "max-worker-port",
 )
 _RESOURCE_PARAMS = ("num-cpus", "num-gpus", "memory", "resources")
-_NUMBER = re.compile(r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]{1,3})?$")
+_NUMBER = re.compile(r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]{1,2})?$")
 
 
 @dataclass(frozen=True)
