@@ -54,6 +54,7 @@ class Runtime:
     api: KubeApi
     controllers: list[Controller[Any]]
     recorders: list[EventRecorder]
+    dashboards: DashboardHttp
     registry: kopf.OperatorRegistry
     kopf_settings: kopf.OperatorSettings
     health: HealthState
@@ -159,6 +160,7 @@ def build_runtime(settings: Settings) -> Runtime:
         api=api,
         controllers=controllers,
         recorders=[events],
+        dashboards=dashboards,
         registry=registry,
         kopf_settings=kopf_settings(settings),
         health=HealthState(stats=stats),
@@ -288,6 +290,7 @@ async def run(runtime: Runtime) -> int:
         for recorder in runtime.recorders:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(recorder.drain(), timeout=5)
+        await runtime.dashboards.close()
         await runtime.api.close()
         await runner.cleanup()
     logger.info("ray-operator stopped")
