@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 from exp_log_capture import canned_api_server, json_lines, restored_logging
+from hypothesis import assume, example, given
+from hypothesis import strategies as st
 from kubernetes import client
 from loguru import logger
 
@@ -56,6 +58,31 @@ def test_redact_removes_the_secret(text: str, secret: str) -> None:
     assert secret not in cleaned
     assert REDACTED in cleaned
     assert redact(cleaned) == cleaned
+
+
+SECRETS = st.text(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~+/", min_size=16
+)
+FORMS = st.sampled_from(
+    [
+        "Authorization: Bearer {}",
+        "authorization: {}",
+        "bearer {}",
+        "?token={}&watch=1",
+        "password={}",
+        "'client_secret': '{}'",
+        '"apiKey": "{}"',
+    ]
+)
+
+
+@given(st.text(), FORMS, SECRETS, st.text())
+@example("", "bearer {}", "onlyLettersInThis", "")
+def test_a_secret_in_any_surrounding_text_is_redacted(
+    before: str, form: str, secret: str, after: str
+) -> None:
+    assume(secret not in before + after)
+    assert secret not in redact(f"{before} {form.format(secret)} {after}")
 
 
 @pytest.mark.parametrize(

@@ -61,18 +61,18 @@ _PEM_KEY = re.compile(
     re.DOTALL,
 )
 _HEADER = re.compile(
-    r"\b((?:proxy-)?authorization|(?:set-)?cookie|x-[a-z0-9-]*(?:token|key))"
+    r"(?<![\w-])((?:proxy-)?authorization|(?:set-)?cookie|x-[a-z0-9-]{0,40}?(?:token|key))"
     r"(\\?[\"']?\s*[:=]\s*\\?[\"']?)(?:(bearer|basic|digest|negotiate)\s+)?[^\r\n\\\"']+",
     re.IGNORECASE,
 )
 _BEARER = re.compile(r"\b(bearer)\s+([A-Za-z0-9._~+/-]+=*)", re.IGNORECASE)
 _ASSIGNMENT = re.compile(
-    r"\b([\w.-]*(?:password|passwd|secret|token|api[_-]?key|access[_-]?key|credentials?))"
+    r"(password|passwd|secret|token|api[_-]?key|access[_-]?key|credentials?)"
     r"(\\?[\"']?\s*[:=]\s*\\?[\"']?)([^\s\"'\\&,;()\[\]{}<>]+)",
     re.IGNORECASE,
 )
-_URL_PASSWORD = re.compile(r"\b([a-z][a-z0-9+.-]*://[^/\s:@]+:)[^/\s@]+@", re.IGNORECASE)
-_JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*")
+_URL_PASSWORD = re.compile(r"://([^/\s:@]{1,256}):[^/\s@]{1,1024}@")
+_JWT = re.compile(r"(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*")
 
 
 def _pem(match: re.Match[str]) -> str:
@@ -88,18 +88,30 @@ def _header(match: re.Match[str]) -> str:
 def _bearer(match: re.Match[str]) -> str:
     # "a bearer token" is prose; a credential is long or has digits or punctuation.
     value = match[2]
-    credential = len(value) >= 20 or (len(value) >= 8 and not value.isalpha())
+    credential = len(value) >= 16 or (len(value) >= 8 and not value.isalpha())
     return f"{match[1]} {REDACTED}" if credential else match[0]
+
+
+# Each pattern with the substrings (lower case) without which it cannot match: most log
+# lines contain none of them and skip the regular expressions.
+_PATTERNS: tuple[tuple[re.Pattern[str], Any, tuple[str, ...]], ...] = (
+    (_PEM_KEY, _pem, ("private key",)),
+    (_HEADER, _header, ("authorization", "cookie", "x-")),
+    (_BEARER, _bearer, ("bearer",)),
+    (_ASSIGNMENT, lambda m: f"{m[1]}{m[2]}{REDACTED}", ("pass", "secret", "token", "key", "cred")),
+    (_URL_PASSWORD, lambda m: f"://{m[1]}:{REDACTED}@", ("://",)),
+    (_JWT, REDACTED, ("eyj",)),
+)
 
 
 def redact(text: str) -> str:
     """`text` with every credential it carries replaced by [REDACTED]."""
-    text = _PEM_KEY.sub(_pem, text)
-    text = _HEADER.sub(_header, text)
-    text = _BEARER.sub(_bearer, text)
-    text = _ASSIGNMENT.sub(lambda m: f"{m[1]}{m[2]}{REDACTED}", text)
-    text = _URL_PASSWORD.sub(lambda m: f"{m[1]}{REDACTED}@", text)
-    return _JWT.sub(REDACTED, text)
+    lowered = text.lower()
+    for pattern, replacement, hints in _PATTERNS:
+        if any(hint in lowered for hint in hints):
+            text = pattern.sub(replacement, text)
+            lowered = text.lower()
+    return text
 
 
 def _clean(key: str, value: Any) -> Any:
