@@ -24,7 +24,6 @@ from e2e.world import MAIN, OTHER, SPREAD, World, create_world
 from integration.exporter_harness import (
     EXPORTER,
     ExporterProcess,
-    apply_crds,
     exporter_env,
 )
 from kubernetes import client
@@ -32,6 +31,7 @@ from test_alerts import render_like_the_chart
 from test_alerts import rules as parse_rules
 
 from localkube.cluster import _die_with_parent
+from localkube.crds import apply_crds
 from localkube.monitoring import Alertmanager, Prometheus, WebhookReceiver, free_port, wait_until
 
 JOB = "ray-exporter"

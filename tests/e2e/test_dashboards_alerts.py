@@ -121,7 +121,7 @@ def converge(
         last[:] = problems()
         return not last
 
-    with contextlib.suppress(TimeoutError):
+    with contextlib.suppress(AssertionError):
         wait_until(what, settled, timeout=timeout, every=0.5)
     if last:
         pytest.fail(f"{what}:\n  " + "\n  ".join(last))

@@ -13,14 +13,12 @@ import os
 import secrets
 import subprocess
 import sys
-import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 from kubernetes import client
 
@@ -28,18 +26,6 @@ from localkube.monitoring import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "charts" / "ray-operator"
-
-
-def wait_for(what: str, check: Callable[[], Any], timeout: float = 90) -> Any:
-    """Poll `check` until it returns something truthy; fail naming `what` otherwise."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(0.3)
-    pytest.fail(f"timed out waiting for {what}; last seen: {last!r}")
 
 
 def run(

@@ -28,55 +28,17 @@ from typing import Any, cast
 from kubernetes import client
 from prometheus_client.parser import text_string_to_metric_families
 
+from localkube.crds import CRD_DIR as CRD_DIR
+from localkube.crds import apply_crds as apply_crds
 from localkube.monitoring import free_port
+from localkube.waiting import wait_for as wait_for
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EXPORTER = Path(sys.executable).with_name("ray-exporter")
-CRD_DIR = REPO_ROOT / "charts" / "ray-operator" / "crds"
 GROUP, VERSION = "ray.io", "v1"
 OBJECT_PREFIXES = (b"kuberay_", b"ray_resource_")
 
 Sample = tuple[str, tuple[tuple[str, str], ...], float]
-
-
-def wait_for(
-    what: str, check: Callable[[], Any], timeout: float = 60, interval: float = 0.05
-) -> Any:
-    """Poll `check` until it returns something truthy; raise naming `what` otherwise."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last seen: {last!r}")
-
-
-def apply_crds(env: dict[str, str]) -> None:
-    """kubectl apply the chart's CRDs and wait until they are established."""
-    subprocess.run(
-        ["kubectl", "apply", "--server-side", "--force-conflicts", "-f", str(CRD_DIR)],
-        env=env,
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    subprocess.run(
-        [
-            "kubectl",
-            "wait",
-            "--for=condition=Established",
-            "--timeout=60s",
-            "crd/rayclusters.ray.io",
-            "crd/rayjobs.ray.io",
-            "crd/rayservices.ray.io",
-        ],
-        env=env,
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
 
 
 def object_part(body: bytes) -> bytes:

@@ -16,10 +16,8 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any, cast
@@ -28,52 +26,17 @@ import yaml
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from localkube.crds import CRD_DIR as CRD_DIR
+from localkube.crds import apply_crds as apply_crds
 from localkube.monitoring import free_port
+from localkube.waiting import wait_for as wait_for
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 OPERATOR = Path(sys.executable).with_name("ray-operator")
-CRD_DIR = REPO_ROOT / "charts" / "ray-operator" / "crds"
 SAMPLES = REPO_ROOT / "samples"
 GROUP, VERSION, PLURAL = "ray.io", "v1", "rayclusters"
 
 Json = dict[str, Any]
-
-
-def wait_for(
-    what: str, check: Callable[[], Any], timeout: float = 90, interval: float = 0.2
-) -> Any:
-    """Poll `check` until it returns something truthy; fail naming `what` otherwise."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last seen: {last!r}")
-
-
-def apply_crds(env: dict[str, str]) -> None:
-    subprocess.run(
-        ["kubectl", "apply", "--server-side", "--force-conflicts", "-f", str(CRD_DIR)],
-        env=env,
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    subprocess.run(
-        [
-            "kubectl",
-            "wait",
-            "--for=condition=Established",
-            "--timeout=60s",
-            "crd/rayclusters.ray.io",
-        ],
-        env=env,
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
 
 
 def sample(name: str, namespace: str, new_name: str | None = None) -> Json:

@@ -27,11 +27,11 @@ from chart_release import (
     run,
     running_as,
     tool_env,
-    wait_for,
 )
 from kubernetes import client
 
 from localkube.monitoring import free_port
+from localkube.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 

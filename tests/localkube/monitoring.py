@@ -7,12 +7,10 @@ in the test process, which records each notification it receives.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import socket
 import subprocess
 import threading
-import time
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Sequence
@@ -23,6 +21,7 @@ from typing import Any
 import yaml
 
 from localkube.cluster import TOOLS_BIN, _die_with_parent
+from localkube.waiting import wait_for
 
 
 def free_port() -> int:
@@ -33,16 +32,8 @@ def free_port() -> int:
 
 
 def wait_until(what: str, check: Callable[[], Any], timeout: float = 60, every: float = 0.2) -> Any:
-    """Poll `check` until it returns something truthy, else raise naming `what`."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        with contextlib.suppress(OSError, ValueError):
-            last = check()
-            if last:
-                return last
-        time.sleep(every)
-    raise TimeoutError(f"timed out waiting for {what}; last seen: {last!r}")
+    """`wait_for` that also treats connection and decoding errors as "not yet"."""
+    return wait_for(what, check, timeout, every, ignore=(OSError, ValueError))
 
 
 def _http_json(url: str, data: bytes | None = None) -> Any:
