@@ -13,7 +13,6 @@ import pytest
 import yaml
 from integration.exporter_harness import (
     RayObjects,
-    apply_crds,
     exporter_env,
     exporter_running,
     raycluster,
@@ -21,6 +20,7 @@ from integration.exporter_harness import (
 from integration.secure_metrics_harness import Authority, secure_accounts
 from kubernetes import client
 
+from localkube.crds import apply_crds
 from localkube.monitoring import Prometheus, wait_until
 
 pytestmark = pytest.mark.e2e
