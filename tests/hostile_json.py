@@ -97,7 +97,7 @@ sharp_values = st.sampled_from(
         [[]],
         {"": None},
     ]
-)
+).map(copy.deepcopy)  # a fresh list or dict each time: mutations must not edit the pool
 
 
 def nest(depth: int, kind: str, leaf: Any) -> Any:

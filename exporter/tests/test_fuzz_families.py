@@ -176,6 +176,15 @@ def test_the_good_objects_render_every_family() -> None:
     assert names == {family.name for family in FAMILY_ORDER}
 
 
+@settings(FUZZ, max_examples=300)
+@given(st.sampled_from(PLURALS).flatmap(lambda plural: field_hostile_objects(plural, 0)))
+def test_any_value_at_a_read_field_renders(obj: dict[str, Any]) -> None:
+    """Cheap and many: one object, rendered directly (no store), never raises."""
+    for resource in RESOURCES:
+        rendered = render(resource, obj)
+        assert len(rendered.lines) == len(resource.families)
+
+
 @settings(FUZZ, max_examples=60)
 @given(mixes())
 def test_hostile_objects_cost_only_their_own_series(objects: dict[str, Any]) -> None:
@@ -225,6 +234,12 @@ REGRESSIONS = {
         "rayjobs",
         rayjob("j", generation=2**64),
         Problem.INVALID_GENERATION,
+    ),
+    # `result not in frozenset` raised TypeError for an unhashable result.
+    "attempt result that is an object": (
+        "rayjobs",
+        rayjob("j", status={"attemptHistory": [{**HISTORY[0], "result": {}}, HISTORY[1]]}),
+        Problem.INVALID_ATTEMPT,
     ),
     # str(retryCount) raised ValueError past 4300 digits.
     "5000-digit retryCount": (

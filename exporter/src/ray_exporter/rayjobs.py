@@ -53,7 +53,8 @@ def _attempt_line(view: View, entry: object) -> tuple[tuple[str, int], str] | No
         return None
     result = entry.get("result")
     retry_count = fields.integer(entry, "retryCount", view.problems, Problem.INVALID_ATTEMPT)
-    if result not in ATTEMPT_RESULTS or retry_count is None or retry_count < 0:
+    valid_result = isinstance(result, str) and result in ATTEMPT_RESULTS  # a dict is unhashable
+    if not valid_result or retry_count is None or retry_count < 0:
         view.problems.add(Problem.INVALID_ATTEMPT)
         return None
     assert isinstance(result, str)
