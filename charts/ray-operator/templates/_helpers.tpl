@@ -128,6 +128,8 @@ The exporter container, shared by the exporter Deployment and the sidecar mode.
     - --listen-address=0.0.0.0:{{ $e.port }}
     - --log-format={{ $e.logFormat }}
     - --log-level={{ $e.logLevel }}
+    - --kube-api-qps={{ $e.kubeApi.qps }}
+    - --kube-api-burst={{ $e.kubeApi.burst }}
     {{- with $namespaces }}
     - --namespaces={{ join "," . }}
     {{- end }}

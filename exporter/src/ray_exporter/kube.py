@@ -18,7 +18,8 @@ import contextlib
 import json
 import os
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,15 +67,55 @@ class WatchStreamError(Exception):
         self.reason = reason
 
 
+class RateLimiter:
+    """A token bucket shared by the watch threads: `burst` requests at once, then `qps`.
+
+    A caller reserves the next token under the lock (the balance may go negative) and then
+    sleeps outside it until that token is due, so callers leave in arrival order.
+    """
+
+    def __init__(
+        self,
+        qps: float,
+        burst: int,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if qps <= 0 or burst < 1:
+            raise ValueError(f"need qps > 0 and burst >= 1, got qps={qps} burst={burst}")
+        self._qps = qps
+        self._burst = float(burst)
+        self._clock = clock
+        self._sleep = sleep
+        self._tokens = float(burst)
+        self._updated = clock()
+        self._lock = threading.Lock()
+
+    def acquire(self) -> float:
+        """Wait for a token; answer the seconds waited."""
+        with self._lock:
+            now = self._clock()
+            self._tokens = min(self._burst, self._tokens + (now - self._updated) * self._qps)
+            self._updated = now
+            self._tokens -= 1
+            delay = -self._tokens / self._qps if self._tokens < 0 else 0.0
+        if delay:
+            self._sleep(delay)
+        return delay
+
+
 class KubeApi:
     """LIST and WATCH on the Ray custom resources through one ApiClient."""
 
-    def __init__(self, api: Any) -> None:
+    def __init__(self, api: Any, limiter: RateLimiter | None = None) -> None:
         self._objects = client.CustomObjectsApi(api)
+        self._limiter = limiter
         self._lock = threading.Lock()
         self._open: set[Any] = set()
 
     def _request(self, scope: Scope, timeout: Any, **params: Any) -> Any:
+        if self._limiter is not None:
+            self._limiter.acquire()
         if scope.namespace is None:
             return self._objects.list_cluster_custom_object(
                 GROUP,

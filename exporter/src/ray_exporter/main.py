@@ -26,7 +26,7 @@ from prometheus_client import CollectorRegistry, disable_created_metrics
 
 from ray_exporter.auth import MetricsAuthorizer
 from ray_exporter.http import ExporterHTTPServer, MetricsResponder
-from ray_exporter.kube import KubeApi, api_client
+from ray_exporter.kube import KubeApi, RateLimiter, api_client
 from ray_exporter.logs import configure_logging
 from ray_exporter.resources import FAMILY_ORDER, RESOURCES
 from ray_exporter.reviews import ApiReviewer
@@ -114,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
 
-    api = KubeApi(client)
+    api = KubeApi(client, RateLimiter(settings.kube_api_qps, settings.kube_api_burst))
     watchers = [
         Watcher(resource, namespace, api, store, tracker, metrics, stop)
         for resource, namespace in scopes

@@ -18,6 +18,8 @@ wins over the variable, which wins over the default.
 - `--metrics-auth` (on with `--secure-metrics`): /metrics demands a bearer token that a
   TokenReview authenticates and a SubjectAccessReview for `get` on the non-resource URL
   `/metrics` authorizes; it needs `--secure-metrics`, so tokens never cross plain HTTP
+- `--kube-api-qps N` (`20`) and `--kube-api-burst N` (`40`): client-side rate limit of the
+  LIST and WATCH requests (a relist of every scope after an apiserver restart is paced)
 
 Boolean flags take an optional value (`--secure-metrics=false`); their variables take
 true/false, yes/no, on/off or 1/0.
@@ -57,6 +59,8 @@ class Settings:
     tls_key_file: Path | None = None
     tls_sans: tuple[str, ...] = ()
     metrics_auth: bool = False
+    kube_api_qps: float = 20.0
+    kube_api_burst: int = 40
 
 
 def parse_address(value: str) -> tuple[str, int]:
@@ -84,6 +88,16 @@ def _non_negative(value: str) -> int:
         raise argparse.ArgumentTypeError(f"expected an integer, got {value!r}") from None
     if number < 0:
         raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {value!r}")
+    return number
+
+
+def _positive(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {value!r}") from None
+    if not number > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {value!r}")
     return number
 
 
@@ -170,6 +184,18 @@ def _parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         default=default("metrics-auth", ""),
         help="authenticate and authorize /metrics scrapers (default: on with --secure-metrics)",
     )
+    parser.add_argument(
+        "--kube-api-qps",
+        type=_positive,
+        default=default("kube-api-qps", "20"),
+        help="sustained API requests per second",
+    )
+    parser.add_argument(
+        "--kube-api-burst",
+        type=_non_negative,
+        default=default("kube-api-burst", "40"),
+        help="API requests allowed at once before the rate applies",
+    )
     return parser
 
 
@@ -192,6 +218,8 @@ def load_settings(argv: Sequence[str], env: Mapping[str, str]) -> Settings:
         parser.error("--tls-cert-file and --tls-key-file go together: give both or neither")
     if args.tls_cert_file is not None and not args.secure_metrics:
         parser.error("--tls-cert-file and --tls-key-file need --secure-metrics")
+    if args.kube_api_burst < 1:
+        parser.error("--kube-api-burst must be at least 1")
     if metrics_auth and not args.secure_metrics:
         parser.error(
             "--metrics-auth needs --secure-metrics: bearer tokens must not cross plain HTTP"
@@ -211,4 +239,6 @@ def load_settings(argv: Sequence[str], env: Mapping[str, str]) -> Settings:
         tls_key_file=args.tls_key_file,
         tls_sans=args.tls_san,
         metrics_auth=metrics_auth,
+        kube_api_qps=args.kube_api_qps,
+        kube_api_burst=args.kube_api_burst,
     )
