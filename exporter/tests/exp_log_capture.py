@@ -19,6 +19,10 @@ from loguru import logger
 TOUCHED_LOGGERS = ("client", "urllib3")
 
 
+def _unpatched(record: Any) -> None:
+    """No patcher: what loguru has before configure_logging installs its redaction."""
+
+
 @contextlib.contextmanager
 def restored_logging() -> Iterator[None]:
     """Run a block, then put logging back the way it was before it."""
@@ -31,6 +35,7 @@ def restored_logging() -> Iterator[None]:
         yield
     finally:
         logger.remove()
+        logger.configure(patcher=_unpatched)
         root.handlers[:] = handlers
         root.setLevel(level)
         for name, old in levels.items():

@@ -215,3 +215,18 @@ def test_file_sink_writes_the_same_lines_from_info_up(stream: io.StringIO, tmp_p
     on_stdout = json_lines(stream.getvalue())
     assert [line["msg"] for line in on_stdout] == ["stdout only", "to both"]
     assert in_file == on_stdout[1]
+
+
+class Unprintable:
+    def __str__(self) -> str:
+        raise RuntimeError("no text")
+
+
+def test_a_value_that_cannot_be_printed_never_breaks_the_logging_call(
+    stream: io.StringIO,
+) -> None:
+    configure_logging(Settings(), stream)
+    logger.info("reconciled", thing=Unprintable(), by_key={Unprintable(): 1})
+    (line,) = json_lines(stream.getvalue())
+    assert line["thing"] == "<unprintable Unprintable>"
+    assert line["by_key"] == {"<unprintable Unprintable>": 1}

@@ -122,10 +122,20 @@ def _clean(key: str, value: Any) -> Any:
         token_id = isinstance(value, str) and "token" in key.lower() and _TOKEN_ID.fullmatch(value)
         return value if token_id else REDACTED
     if isinstance(value, dict):
-        return {str(k): _clean(str(k), v) for k, v in value.items()}
+        return {_text(k): _clean(_text(k), v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
         return [_clean(key, item) for item in value]
-    return redact(value if isinstance(value, str) else str(value))
+    return redact(_text(value))
+
+
+def _text(value: Any) -> str:
+    """str(value), never raising: the patcher runs inside the caller's logging call."""
+    if isinstance(value, str):
+        return value
+    try:
+        return str(value)
+    except Exception:
+        return f"<unprintable {type(value).__name__}>"
 
 
 def redact_record(record: Record) -> None:
