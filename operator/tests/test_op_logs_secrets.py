@@ -48,6 +48,8 @@ def stream() -> Iterator[io.StringIO]:
         (f"retrying with bearer {TOKEN}", TOKEN),
         (f"kubeconfig user token {JWT}", JWT.split(".")[1]),
         ("pulling https://admin:hunter2@registry.local/ray", "hunter2"),
+        ('env: [{"name": "REDIS_PASSWORD", "value": "hunter2"}]', "hunter2"),
+        ("env: [{'name': 'HF_TOKEN', 'value': 'hf_abc123'}]", "hf_abc123"),
         (f"cert and key:\n{PEM}", "secretkeymaterial"),
         (
             "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANsecretkeymaterial (truncated",
@@ -95,6 +97,7 @@ def test_a_secret_in_any_surrounding_text_is_redacted(
         "mounted secretName tls-cert into the head pod",
         "created 3 pods for RayCluster team-a/demo",
         "GET /apis/ray.io/v1/namespaces/team-a/rayclusters?watch=1",
+        'env: [{"name": "RAY_ADDRESS", "value": "demo-head-svc:6379"}]',
     ],
 )
 def test_redact_leaves_ordinary_text_alone(text: str) -> None:

@@ -17,7 +17,8 @@ with the traceback below.
 
 No secret reaches a sink: a loguru patcher redacts every message and bound value, and the
 formatter redacts exception text (bearer tokens, Authorization and Cookie headers,
-`token=`/`password=`-like assignments, PEM private keys, JWTs, passwords in URLs). A bound
+`token=`/`password=`-like assignments, secret-named environment variables in manifests, PEM
+private keys, JWTs, passwords in URLs). A bound
 value named like a secret is replaced whole, except a token id (`auth.token_id`: 8 hex
 digits of the token's SHA-256), which names a scraper's token without revealing it.
 """
@@ -71,6 +72,12 @@ _ASSIGNMENT = re.compile(
     r"(\\?[\"']?\s*[:=]\s*\\?[\"']?)([^\s\"'\\&,;()\[\]{}<>]+)",
     re.IGNORECASE,
 )
+# An environment variable in a manifest: {"name": "REDIS_PASSWORD", "value": "..."}.
+_ENV_VALUE = re.compile(
+    r"([\"']name[\"']\s*:\s*[\"'][^\"']*(?:password|passwd|secret|token|key|credential)[^\"']*"
+    r"[\"']\s*,\s*[\"']value[\"']\s*:\s*[\"'])[^\"']*",
+    re.IGNORECASE,
+)
 _URL_PASSWORD = re.compile(r"://([^/\s:@]{1,256}):[^/\s@]{1,1024}@")
 _JWT = re.compile(r"(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*")
 
@@ -99,6 +106,7 @@ _PATTERNS: tuple[tuple[re.Pattern[str], Any, tuple[str, ...]], ...] = (
     (_HEADER, _header, ("authorization", "cookie", "x-")),
     (_BEARER, _bearer, ("bearer",)),
     (_ASSIGNMENT, lambda m: f"{m[1]}{m[2]}{REDACTED}", ("pass", "secret", "token", "key", "cred")),
+    (_ENV_VALUE, lambda m: f"{m[1]}{REDACTED}", ("value",)),
     (_URL_PASSWORD, lambda m: f"://{m[1]}:{REDACTED}@", ("://",)),
     (_JWT, REDACTED, ("eyj",)),
 )
