@@ -50,6 +50,17 @@ REGRESSIONS = {
         lambda b: b.update(status={"jobDeploymentStatus": "Running", "failed": float("nan")}),
         None,
     ),
+    "a running job's rayClusterName quoted in a Warning event": (
+        "RayJob",
+        lambda b: b.update(
+            status={
+                "jobDeploymentStatus": "Running",
+                "rayClusterName": {"a": "\n" * HUGE},
+                "observedGeneration": 1,
+            }
+        ),
+        None,
+    ),
     "applicationStatuses not objects in the old status": (
         "RayService",
         lambda b: b.update(

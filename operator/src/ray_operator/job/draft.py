@@ -11,6 +11,7 @@ from ray_operator.clock import rfc3339
 from ray_operator.job.actions import Action, Event
 from ray_operator.job.observations import Observed, Timing
 from ray_operator.job.spec import JobSpec
+from ray_operator.shape import bounded
 
 MAX_MESSAGE_LENGTH = 1024
 RESET_FIELDS = (
@@ -56,7 +57,8 @@ class Draft:
         self.requeue = seconds if self.requeue is None else min(self.requeue, seconds)
 
     def warn(self, reason: str, message: str) -> None:
-        self.events.append(Event("Warning", reason, message))
+        # Messages can quote the status (a cluster name, a job id): bounded and printable.
+        self.events.append(Event("Warning", reason, bounded(message)))
 
     @property
     def deployment(self) -> str:
@@ -71,7 +73,7 @@ class Draft:
         return not self.obs.problems
 
     def message(self, text: str) -> None:
-        self.set(message=text[:MAX_MESSAGE_LENGTH] or None)
+        self.set(message=bounded(text, MAX_MESSAGE_LENGTH) or None)
 
     def reset_attempt(self, deployment: str) -> None:
         for key in RESET_FIELDS:
