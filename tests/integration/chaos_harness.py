@@ -53,6 +53,11 @@ class Step:
     kind: str  # "change" or "fault"
     name: str
     pause: float  # seconds to let things move after the step
+    during: tuple[str, ...] = ()  # kills while kube-apiserver is down (an apiserver restart's)
+
+    def describe(self) -> str:
+        inside = f" (+ {' and '.join(self.during)} during the outage)" if self.during else ""
+        return f"{self.kind}: {self.name}{inside}"
 
 
 def schedule(
@@ -63,20 +68,31 @@ def schedule(
 ) -> list[Step]:
     """Every change in order, and `faults[kind]` faults of each kind, randomly interleaved.
 
-    Two rules keep the end of the run meaningful: the last fault restarts kube-apiserver (the
-    surviving operator and exporter must come through one), and a change follows it (the
-    exporter that is compared with a fresh one must have caught up by watching)."""
+    Rules that keep the run meaningful: the last fault restarts kube-apiserver (the surviving
+    operator and exporter must come through one) and a change follows it (the exporter that
+    is compared with a fresh one must have caught up by watching); every earlier apiserver
+    restart carries one operator and one exporter kill inside its outage (a node reboot: they
+    start again while the apiserver is still down)."""
     pending = [kind for kind, count in faults.items() for _ in range(count)]
     rng.shuffle(pending)
     if APISERVER_RESTART in pending:
         last = max(i for i, kind in enumerate(pending) if kind == APISERVER_RESTART)
         pending.append(pending.pop(last))
+    outages: list[tuple[str, ...]] = []
+    for _ in range(pending.count(APISERVER_RESTART) - 1):
+        kills = [k for k in (OPERATOR_KILL, EXPORTER_KILL) if k in pending]
+        for kill in kills:
+            pending.remove(kill)
+        outages.append(tuple(kills))
+    outages.append(())  # the last restart: the survivors ride through it
+    carried = [(kind, outages.pop(0) if kind == APISERVER_RESTART else ()) for kind in pending]
     steps: list[Step] = []
-    todo_changes, todo_faults = list(changes), pending
+    todo_changes, todo_faults = list(changes), carried
     while todo_changes or todo_faults:
         total = len(todo_changes) + len(todo_faults)
         if todo_faults and rng.randrange(total) < len(todo_faults):
-            steps.append(Step("fault", todo_faults.pop(0), rng.uniform(*pause)))
+            kind, during = todo_faults.pop(0)
+            steps.append(Step("fault", kind, rng.uniform(*pause), during))
         else:
             steps.append(Step("change", todo_changes.pop(0), rng.uniform(*pause)))
     if steps and steps[-1].kind == "fault" and changes:
@@ -192,20 +208,27 @@ class Fleet:
         code = self.exporter.process.poll()
         assert code is None, f"the exporter exited on its own ({code}):\n{self.exporter.logs()}"
 
-    def kill_operator(self) -> None:
+    def kill_operator(self, *, wait_ready: bool = True) -> None:
         self.operator.kill()
-        self.operator.start()  # waits for /readyz
+        self.operator.start(wait_ready=wait_ready)
 
     def operator_ready(self) -> bool:
         return self.operator.ready()
 
-    def kill_exporter(self) -> None:
+    def kill_exporter(self, *, wait_ready: bool = True) -> None:
         assert self.exporter is not None
         self.exporter.process.send_signal(signal.SIGKILL)
         self.exporter.process.wait(timeout=30)
         self.exporter.stop()  # closes its log handle; the process is already gone
         self.exporter = ExporterProcess(self.exporter_env, self.exporter_log, *self.exporter_args)
-        self.exporter.wait_ready()
+        if wait_ready:
+            self.exporter.wait_ready()
+
+    def kill(self, fault: str, *, wait_ready: bool = True) -> None:
+        if fault == OPERATOR_KILL:
+            self.kill_operator(wait_ready=wait_ready)
+        else:
+            self.kill_exporter(wait_ready=wait_ready)
 
     def watches_up(self) -> bool:
         assert self.exporter is not None
@@ -225,12 +248,18 @@ class Fleet:
     def recovered(self, fault: str, timeout: float = 120) -> None:
         """Wait until the component a fault hit reports healthy again."""
         if fault == EXPORTER_KILL:
+            self.exporter_ready(timeout)
             wait_for("the exporter's watches", self.watches_up, timeout=timeout)
         elif fault == OPERATOR_KILL:
             wait_for("the operator to be ready again", self.operator_ready, timeout=timeout)
         else:
+            self.exporter_ready(timeout)
             wait_for("the exporter's watches after the restart", self.watches_up, timeout)
             wait_for("the operator after the restart", self.operator_ready, timeout=timeout)
+
+    def exporter_ready(self, timeout: float) -> None:
+        assert self.exporter is not None
+        self.exporter.wait_ready(timeout)
 
 
 def listed(api_client: client.ApiClient, namespace: str, plural: str) -> list[Json]:

@@ -3,7 +3,9 @@ through changes while the operator is SIGKILLed, the exporter is SIGKILLed and k
 restarts; afterwards everything converges, nothing is duplicated or orphaned, and the surviving
 exporter's object series equal a fresh exporter's byte for byte.
 
-Bounded: fixed counts of changes and faults, bounded waits. The interleaving comes from a
+Bounded: fixed counts of changes and faults (4 operator SIGKILLs, 3 exporter SIGKILLs, 2
+apiserver restarts; the first restart's outage also takes one kill of each, the processes
+starting again while the apiserver is down), bounded waits. The interleaving comes from a
 seeded random.Random; the seed is printed (CHAOS_SEED=<seed> replays a run's schedule).
 
 The operator runs as the chart runs one replica: without --leader-election. With it, a leader
@@ -32,6 +34,7 @@ from chaos_harness import (
     OPERATOR_KILL,
     Fleet,
     Json,
+    Step,
     Tally,
     expected_pods,
     group,
@@ -60,6 +63,7 @@ pytestmark = pytest.mark.integration
 FAULTS = {OPERATOR_KILL: 4, EXPORTER_KILL: 3, APISERVER_RESTART: 2}
 SERVE_TIMEOUT = 240  # a first Serve deployment on a busy 2-core machine
 CONVERGE_TIMEOUT = 240
+OUTAGE_GRACE = 3.0  # how long processes started during an outage face a missing apiserver
 JOBS = ("early", "late", "retry")
 
 
@@ -147,13 +151,17 @@ def http_job(jobs: RayJobs, name: str, entrypoint: str, **spec: Any) -> None:
     jobs.create(rayjob(name, submissionMode="HTTPMode", entrypoint=entrypoint, **spec))
 
 
-def inject(fault: str, fleet: Fleet, kube_cluster: Any) -> None:
-    if fault == OPERATOR_KILL:
-        fleet.kill_operator()
-    elif fault == EXPORTER_KILL:
-        fleet.kill_exporter()
-    else:
-        kube_cluster.restart_apiserver()
+def inject(step: Step, fleet: Fleet, kube_cluster: Any) -> None:
+    if step.name != APISERVER_RESTART:
+        fleet.kill(step.name)
+        return
+    kube_cluster.stop_apiserver()
+    for kill in step.during:  # started again at once, against an apiserver that is down
+        fleet.kill(kill, wait_ready=False)
+    if step.during:
+        time.sleep(OUTAGE_GRACE)
+        fleet.assert_alive()
+    kube_cluster.start_apiserver()
 
 
 def converged_cluster(rays: Rays, name: str, want: dict[str, int]) -> Json | None:
@@ -228,13 +236,13 @@ def test_fleet_converges_through_operator_exporter_and_apiserver_faults(
                 actions[step.name]()
                 print(f"chaos: {at - began:6.1f}s change: {step.name}")
             else:
-                tally.injected[step.name] += 1
-                inject(step.name, fleet, kube_cluster)
+                tally.injected.update((step.name, *step.during))
+                inject(step, fleet, kube_cluster)
                 injected = time.monotonic()
                 fleet.recovered(step.name)
-                tally.survived[step.name] += 1
+                tally.survived.update((step.name, *step.during))
                 print(
-                    f"chaos: {at - began:6.1f}s fault: {step.name} (injected in "
+                    f"chaos: {at - began:6.1f}s {step.describe()} (injected in "
                     f"{injected - at:.1f}s, recovered {time.monotonic() - injected:.1f}s later)"
                 )
             time.sleep(step.pause)
