@@ -61,6 +61,29 @@ REGRESSIONS = {
         ),
         None,
     ),
+    "a finished job's endTime not a time (fromisoformat raised)": (
+        "RayJob",
+        lambda b: (
+            b["spec"].update(shutdownAfterJobFinishes=True),
+            b.update(status={"jobDeploymentStatus": "Complete", "endTime": "garbage"}),
+        ),
+        None,
+    ),
+    "ttlSecondsAfterFinished 10**30 (timedelta overflowed)": (
+        "RayJob",
+        lambda b: (
+            b["spec"].update(shutdownAfterJobFinishes=True, ttlSecondsAfterFinished=10**30),
+            b.update(status={"jobDeploymentStatus": "Complete", "endTime": "2025-01-01T11:00:00Z"}),
+        ),
+        None,
+    ),
+    "initializing timeout of 400 nines (timedelta overflowed in validation)": (
+        "RayService",
+        lambda b: b["metadata"].update(
+            annotations={"ray.io/initializing-timeout": "9" * 400 + "s"}
+        ),
+        "must be a positive duration",
+    ),
     "applicationStatuses not objects in the old status": (
         "RayService",
         lambda b: b.update(

@@ -124,6 +124,9 @@ def hostile_statuses(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
             startTime="2025-01-01T11:00:00Z",
         )
         body["spec"]["backoffLimit"] = draw(st.sampled_from([0, 2]))
+        body["spec"]["shutdownAfterJobFinishes"] = True
+        for field in ("ttlSecondsAfterFinished", "activeDeadlineSeconds"):
+            body["spec"][field] = draw(st.sampled_from([None, 1, 2**31 - 1, 10**30]))
     for field in draw(st.lists(st.sampled_from(STATUS_FIELDS[kind]), min_size=1, max_size=3)):
         value = draw(sharp_values | hostile_values)
         if field in ("conditions", "attemptHistory"):

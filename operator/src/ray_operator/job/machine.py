@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
-from ray_operator.clock import parse_rfc3339, rfc3339
+from ray_operator.clock import parse_time, rfc3339
 from ray_operator.cluster.spec import status_of
 from ray_operator.dashboard.jobs import JobInfo
 from ray_operator.dashboard.jobs import JobStatus as RayJobStatus
@@ -48,6 +48,7 @@ from ray_operator.job.status import attempt_entry, count, mirror_cluster_status,
 Body = Mapping[str, Any]
 D = c.DeploymentStatus
 J = c.JobStatus
+MAX_SECONDS = 2**31 - 1  # the CRD's int32; larger values must not overflow a timedelta
 
 
 def decide(job: Body, obs: Observed, timing: Timing | None = None) -> Decision:
@@ -133,10 +134,10 @@ def _suspend_requested(d: Draft) -> bool:
 
 def _deadline_passed(d: Draft) -> bool:
     limit = d.spec.active_deadline_seconds
-    start = d.get("startTime")
-    if limit is None or limit <= 0 or not start:
+    start = parse_time(d.get("startTime"))
+    if limit is None or limit <= 0 or start is None:
         return False
-    deadline = parse_rfc3339(str(start)) + timedelta(seconds=limit)
+    deadline = start + timedelta(seconds=min(limit, MAX_SECONDS))
     if d.obs.now < deadline:
         d.again((deadline - d.obs.now).total_seconds())
         return False
@@ -350,10 +351,8 @@ def _finished(d: Draft) -> None:
     spec, cluster = d.spec, d.obs.cluster
     if not (spec.owns_cluster and spec.shutdown_after_job_finishes):
         return
-    end = d.get("endTime")
-    due = (parse_rfc3339(str(end)) if end else d.obs.now) + timedelta(
-        seconds=max(0, spec.ttl_seconds_after_finished)
-    )
+    end = parse_time(d.get("endTime")) or d.obs.now
+    due = end + timedelta(seconds=min(max(0, spec.ttl_seconds_after_finished), MAX_SECONDS))
     if d.obs.now < due:
         d.again((due - d.obs.now).total_seconds())
         return

@@ -68,7 +68,7 @@ def zero_downtime(service: Body) -> bool:
 
 def deletion_delay_seconds(service: Body) -> int:
     delay = spec_of(service).get("rayClusterDeletionDelaySeconds")
-    if isinstance(delay, int) and not isinstance(delay, bool) and delay >= 0:
+    if isinstance(delay, int) and not isinstance(delay, bool) and 0 <= delay < 2**31:
         return delay
     return c.DEFAULT_DELETION_DELAY_SECONDS
 
@@ -88,7 +88,9 @@ def managed_by_us(service: Body) -> bool:
 def parse_duration(text: str) -> timedelta | None:
     """A Go duration ("90s", "1h30m") or whole seconds ("300"); None when not positive/valid."""
     text = text.strip()
-    if text.isdigit():
+    if len(text) > 64:
+        return None
+    if text.isascii() and text.isdigit():
         seconds = float(text)
     else:
         position, seconds = 0, 0.0
@@ -99,7 +101,8 @@ def parse_duration(text: str) -> timedelta | None:
             position = match.end()
         if position != len(text) or not text:
             return None
-    return timedelta(seconds=seconds) if seconds > 0 else None
+    # Positive and at most about a century: timedelta overflows near 10**14 seconds.
+    return timedelta(seconds=seconds) if 0 < seconds < 2**32 else None
 
 
 def initializing_timeout(service: Body) -> timedelta | None:

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from ray_operator.clock import parse_rfc3339, rfc3339
+from ray_operator.clock import parse_time, rfc3339
 from ray_operator.cluster import constants as cc
 from ray_operator.cluster.spec import conditions_of, status_of
 from ray_operator.conditions import find_condition, is_true
@@ -259,10 +259,7 @@ def _dangling(p: _Pass, keep: set[str]) -> float | None:
         if name in keep or (body.get("metadata") or {}).get("deletionTimestamp"):
             continue
         scheduled = _annotation(body, c.ANNOTATION_DELETE_AFTER)
-        try:
-            deadline = parse_rfc3339(scheduled) if scheduled else None
-        except ValueError:
-            deadline = None
+        deadline = parse_time(scheduled)
         if deadline is None:
             # Whole seconds, rounded up: the annotation never says earlier than the delay.
             deadline = p.observed.now + delay
@@ -360,10 +357,10 @@ def _check_timeout(
     ready = find_condition(conditions, Condition.READY) or {}
     if timeout is None or endpoints > 0 or ready.get("reason") != ConditionReason.INITIALIZING:
         return conditions
-    since = ready.get("lastTransitionTime")
-    if not since:
+    since = parse_time(ready.get("lastTransitionTime"))
+    if since is None:
         return conditions
-    spent = p.observed.now - parse_rfc3339(str(since))
+    spent = p.observed.now - since
     if spent < timeout:
         return conditions
     message = (
