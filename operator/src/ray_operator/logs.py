@@ -48,6 +48,8 @@ ROTATION_BYTES = 500 * 1024 * 1024
 RETENTION_FILES = 10
 RETENTION_AGE = timedelta(days=30)
 FILE_MIN_LEVEL = "INFO"
+# kopf's "Request attempt #n/m failed; will retry: ..." (the last attempt says "escalating").
+KOPF_RETRY = "failed; will retry"
 OBJECT_FIELDS = ("kind", "namespace", "name")
 RESERVED_FIELDS = ("ts", "level", "logger", "msg", *OBJECT_FIELDS, "error", "stack")
 # Below DEBUG these only warn: kopf logs every handler call on every watch event at INFO.
@@ -236,11 +238,14 @@ class InterceptHandler(logging.Handler):
             level: str | int = logger.level(record.levelname).name
         except ValueError:
             level = record.levelno
+        message = record.getMessage()
+        if level == "ERROR" and record.name.startswith("kopf") and KOPF_RETRY in message:
+            level = "WARNING"  # kopf logs each retried request as an error; only giving up is
         bound: dict[str, Any] = {"logger": record.name}
         ref = getattr(record, "k8s_ref", None)  # kopf's object loggers
         if isinstance(ref, dict):
             bound.update({key: ref[key] for key in OBJECT_FIELDS if ref.get(key)})
-        logger.bind(**bound).opt(exception=record.exc_info).log(level, "{}", record.getMessage())
+        logger.bind(**bound).opt(exception=record.exc_info).log(level, "{}", message)
 
 
 def _http_client_print(*values: object, **kwargs: Any) -> None:
