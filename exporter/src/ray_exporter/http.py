@@ -16,6 +16,9 @@ text): one ordinary gzip member, though only changed chunks were compressed.
 `/healthz` answers 200 while the process serves; `/readyz` answers 200 only
 after the first full LIST of every watched resource, else 503.
 
+On shutdown the server stops accepting, then `drain` waits (bounded) for the
+requests being answered, so a scrape in progress at SIGTERM still completes.
+
 Secure mode (optional): with a `TLSContextSource` every accepted socket is
 wrapped for TLS without handshaking; the handshake runs in the connection's own
 thread under a timeout, so a slow or broken client holds up nobody else. With a
@@ -27,13 +30,14 @@ and their verdicts are cached.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import ssl
 import struct
 import threading
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -136,6 +140,10 @@ class _Handler(BaseHTTPRequestHandler):
         self._serve(send_body=False)
 
     def _serve(self, send_body: bool) -> None:
+        with self.server.in_flight():
+            self._respond(send_body)
+
+    def _respond(self, send_body: bool) -> None:
         path = self.path.split("?", 1)[0]
         headers: dict[str, str] = {}
         refusal = self._refusal(path)
@@ -205,7 +213,32 @@ class ExporterHTTPServer(ThreadingHTTPServer):
         self.ready = ready
         self.tls = tls
         self.authorizer = authorizer
+        self._requests = 0
+        self._idle = threading.Condition()
         super().__init__(address, _Handler)
+
+    @contextlib.contextmanager
+    def in_flight(self) -> Iterator[None]:
+        """Count a request while it is answered, for `drain`."""
+        with self._idle:
+            self._requests += 1
+        try:
+            yield
+        finally:
+            with self._idle:
+                self._requests -= 1
+                self._idle.notify_all()
+
+    def drain(self, timeout: float) -> int:
+        """After `shutdown()`: wait up to `timeout` s for the requests being answered to
+        finish (idle keep-alive connections are not waited for); answer how many remain."""
+        with self._idle:
+            self._idle.wait_for(lambda: self._requests == 0, timeout)
+            return self._requests
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """An exception while serving a connection: one log line, not a stderr traceback."""
+        logger.opt(exception=True).error("HTTP request failed", client=str(client_address[0]))
 
     def get_request(self) -> tuple[socket.socket, Any]:
         """Accept; with TLS, wrap the socket but leave the handshake to the handler thread."""

@@ -38,6 +38,7 @@ from ray_exporter.tls import TLSContextSource, subject_alternative_names
 from ray_exporter.watch import Watcher
 
 JOIN_TIMEOUT_SECONDS = 5.0
+DRAIN_TIMEOUT_SECONDS = 10.0  # a scrape in progress at SIGTERM may finish
 REVIEW_CONNECTIONS = 4
 
 
@@ -135,7 +136,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     while not stop.wait(1.0):
         pass
 
-    server.shutdown()
+    server.shutdown()  # no new connections or requests
+    unfinished = server.drain(DRAIN_TIMEOUT_SECONDS)
+    if unfinished:
+        logger.warning("stopping with requests unanswered", requests=unfinished)
     server.server_close()
     api.close_streams()
     for watcher in watchers:
