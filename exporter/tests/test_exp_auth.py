@@ -12,6 +12,7 @@ from unittest import mock
 import pytest
 from kubernetes import client
 from loguru import logger
+from prometheus_client import CollectorRegistry
 
 from ray_exporter.auth import (
     Decision,
@@ -22,6 +23,7 @@ from ray_exporter.auth import (
     token_id,
 )
 from ray_exporter.reviews import ApiReviewer
+from ray_exporter.selfmetrics import SelfMetrics
 
 TOKEN = "eyJhbGciOiJSUzI1NiJ9.secret-part.signature"
 
@@ -247,3 +249,21 @@ def test_api_reviewer_unauthenticated_and_failures() -> None:
         reviewer.authenticate(TOKEN)
     assert str(raised.value) == "TokenReview: HTTP 403 Forbidden"
     assert raised.value.__cause__ is None
+
+
+def test_every_checked_request_is_counted_by_result() -> None:
+    registry = CollectorRegistry()
+    metrics = SelfMetrics(registry, ["rayclusters"], "test")
+
+    def count(result: str) -> float | None:
+        return registry.get_sample_value("ray_exporter_metrics_auth_total", {"result": result})
+
+    assert count("forbidden") is None, "no auth series without --metrics-auth"
+    metrics.start_metrics_auth()
+    assert count("forbidden") == 0
+    reviewer = FakeReviewer(users={TOKEN: PROMETHEUS}, allowed={PROMETHEUS.username})
+    check = MetricsAuthorizer(reviewer, observe=metrics.count_auth).check
+    check(None, "/metrics")
+    check(f"Bearer {TOKEN}", "/metrics")
+    check(f"Bearer {TOKEN}", "/metrics")  # answered from the cache, still counted
+    assert (count("unauthenticated"), count("allowed"), count("forbidden")) == (1, 2, 0)

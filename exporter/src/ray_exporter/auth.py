@@ -108,8 +108,10 @@ class MetricsAuthorizer:
         refused_ttl: float = REFUSED_TTL_SECONDS,
         max_cached: int = MAX_CACHED,
         clock: Callable[[], float] = time.monotonic,
+        observe: Callable[[Decision], None] = lambda _decision: None,
     ) -> None:
         self._reviewer = reviewer
+        self._observe = observe
         self._allowed_ttl = allowed_ttl
         self._refused_ttl = refused_ttl
         self._max_cached = max_cached
@@ -123,7 +125,13 @@ class MetricsAuthorizer:
             return len(self._cache)
 
     def check(self, authorization: str | None, path: str, verb: str = "get") -> Verdict:
-        """The verdict for a request with this Authorization header on `path`."""
+        """The verdict for a request with this Authorization header on `path` (and counted
+        through `observe`)."""
+        verdict = self._decide(authorization, path, verb)
+        self._observe(verdict.decision)
+        return verdict
+
+    def _decide(self, authorization: str | None, path: str, verb: str) -> Verdict:
         token = bearer_token(authorization)
         if token is None:
             logger.debug("metrics request without a bearer token", path=path)

@@ -87,9 +87,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         client.close()
         return 1
     review_client = api_client(connections=REVIEW_CONNECTIONS) if settings.metrics_auth else None
-    authorizer = (
-        MetricsAuthorizer(ApiReviewer(review_client)) if review_client is not None else None
-    )
+    authorizer = None
+    if review_client is not None:
+        metrics.start_metrics_auth()
+        authorizer = MetricsAuthorizer(ApiReviewer(review_client), observe=metrics.count_auth)
     address = (settings.listen_host, settings.listen_port)
     try:
         server = ExporterHTTPServer(

@@ -22,6 +22,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, Info
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from ray_exporter.auth import Decision
 from ray_exporter.fields import Problem
 
 WATCH_EVENT_TYPES = ("ADDED", "MODIFIED", "DELETED", "BOOKMARK")
@@ -161,6 +162,13 @@ class SelfMetrics:
             buckets=SCRAPE_BUCKETS,
             registry=registry,
         )
+        self.metrics_auth = Counter(
+            "ray_exporter_metrics_auth",
+            "Requests for /metrics checked by --metrics-auth, by result:"
+            " allowed, unauthenticated, forbidden or error",
+            ["result"],
+            registry=registry,
+        )
         build = Info("ray_exporter_build", "Build information of the exporter", registry=registry)
         build.info({"version": version})
         for resource in resources:
@@ -170,3 +178,12 @@ class SelfMetrics:
             # Every reason starts at 0, so rate() sees the first malformed object too.
             for problem in Problem:
                 self.object_errors.labels(resource, problem.value)
+
+    def start_metrics_auth(self) -> None:
+        """With --metrics-auth: every result starts at 0, so rate() sees the first refusal."""
+        for decision in Decision:
+            self.metrics_auth.labels(decision.name.lower())
+
+    def count_auth(self, decision: Decision) -> None:
+        """Count one /metrics request checked by --metrics-auth."""
+        self.metrics_auth.labels(decision.name.lower()).inc()
