@@ -128,3 +128,7 @@ bench-operator: venv tools ## 200 RayClusters at once: time to ready, RSS, recon
 .PHONY: bench-exporter
 bench-exporter: venv tools ## 22,000 Ray objects: this exporter against a KubeRay-style baseline
 	$(PYTEST) tests/bench/test_exporter_bench.py -m bench -s
+
+.PHONY: bench-secure-metrics
+bench-secure-metrics: venv tools ## /metrics over plain HTTP against HTTPS with token reviews
+	$(PYTEST) tests/bench/test_secure_metrics_bench.py -m bench -s
