@@ -6,7 +6,7 @@ import io
 import json
 import logging
 
-from op_log_capture import restored_logging
+from log_capture import restored_logging
 
 from ray_operator.logs import configure_logging
 from ray_operator.settings import Settings

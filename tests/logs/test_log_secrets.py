@@ -1,22 +1,19 @@
-"""No secret reaches a log sink: bearer tokens, Authorization headers, token=/password= values,
-PEM private keys, JWTs and URL passwords are redacted in messages, bound values, stdlib
-records (the real kubernetes client at DEBUG) and exception text; a token id stays."""
+"""No secret reaches a log sink of either program: bearer tokens, Authorization headers,
+token=/password= values, PEM private keys, JWTs and URL passwords are redacted in messages,
+bound values, stdlib records (the real kubernetes client at DEBUG) and exception text."""
 
 from __future__ import annotations
 
-import hashlib
 import io
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from exp_log_capture import canned_api_server, json_lines, restored_logging
 from hypothesis import assume, example, given
 from hypothesis import strategies as st
 from kubernetes import client
+from log_capture import canned_api_server, json_lines
+from log_programs import LogFormat, LogProgram
 from loguru import logger
-
-from ray_exporter.logs import REDACTED, configure_logging, redact
 
 TOKEN = "s3cr3t-T0ken.value_0123456789"
 JWT = "eyJhbGciOiJSUzI1NiIsImtpZCI6IjEifQ.eyJzdWIiOiJzeXN0ZW06c2EifQ.c2lnbmF0dXJlLXBhcnQ"
@@ -24,12 +21,6 @@ PEM = (
     "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAsecretkeymaterial\n"
     "-----END RSA PRIVATE KEY-----"
 )
-
-
-@pytest.fixture
-def stream() -> Iterator[io.StringIO]:
-    with restored_logging():
-        yield io.StringIO()
 
 
 @pytest.mark.parametrize(
@@ -55,11 +46,11 @@ def stream() -> Iterator[io.StringIO]:
         ),
     ],
 )
-def test_redact_removes_the_secret(text: str, secret: str) -> None:
-    cleaned = redact(text)
+def test_redact_removes_the_secret(program: LogProgram, text: str, secret: str) -> None:
+    cleaned = program.logs.redact(text)
     assert secret not in cleaned
-    assert REDACTED in cleaned
-    assert redact(cleaned) == cleaned
+    assert program.logs.REDACTED in cleaned
+    assert program.logs.redact(cleaned) == cleaned
 
 
 SECRETS = st.text(
@@ -81,10 +72,10 @@ FORMS = st.sampled_from(
 @given(st.text(), FORMS, SECRETS, st.text())
 @example("", "bearer {}", "onlyLettersInThis", "")
 def test_a_secret_in_any_surrounding_text_is_redacted(
-    before: str, form: str, secret: str, after: str
+    program: LogProgram, before: str, form: str, secret: str, after: str
 ) -> None:
     assume(secret not in before + after)
-    assert secret not in redact(f"{before} {form.format(secret)} {after}")
+    assert secret not in program.logs.redact(f"{before} {form.format(secret)} {after}")
 
 
 @pytest.mark.parametrize(
@@ -98,14 +89,14 @@ def test_a_secret_in_any_surrounding_text_is_redacted(
         'env: [{"name": "RAY_ADDRESS", "value": "demo-head-svc:6379"}]',
     ],
 )
-def test_redact_leaves_ordinary_text_alone(text: str) -> None:
-    assert redact(text) == text
+def test_redact_leaves_ordinary_text_alone(program: LogProgram, text: str) -> None:
+    assert program.logs.redact(text) == text
 
 
 def test_real_kubernetes_client_at_debug_never_logs_its_token(
-    stream: io.StringIO, capfd: pytest.CaptureFixture[str]
+    program: LogProgram, stream: io.StringIO, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    configure_logging("json", "DEBUG", stream=stream)
+    program.configure(stream, log_level="DEBUG")
     body = {"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": []}
     with canned_api_server(200, body) as server:
         configuration = client.Configuration(
@@ -125,13 +116,15 @@ def test_real_kubernetes_client_at_debug_never_logs_its_token(
     lines = json_lines(output)
     sent = [line["msg"] for line in lines if line["logger"] == "http.client"]
     assert any("GET /api/v1/namespaces/default/pods HTTP/1.1" in msg for msg in sent)
-    assert any(f"authorization: Bearer {REDACTED}" in msg for msg in sent)
+    assert any(f"authorization: Bearer {program.logs.REDACTED}" in msg for msg in sent)
     requests = [line["msg"] for line in lines if line["logger"] == "urllib3.connectionpool"]
     assert any('"GET /api/v1/namespaces/default/pods HTTP/1.1" 200' in msg for msg in requests)
 
 
-def test_an_api_error_echoing_the_token_is_logged_without_it(stream: io.StringIO) -> None:
-    configure_logging("json", "INFO", stream=stream)
+def test_an_api_error_echoing_the_token_is_logged_without_it(
+    program: LogProgram, stream: io.StringIO
+) -> None:
+    program.configure(stream)
     echo = {"kind": "Status", "message": f"Authorization: Bearer {TOKEN} is not allowed"}
     with canned_api_server(403, echo) as server:
         configuration = client.Configuration(
@@ -147,27 +140,15 @@ def test_an_api_error_echoing_the_token_is_logged_without_it(stream: io.StringIO
     (line,) = json_lines(stream.getvalue())
     assert TOKEN not in stream.getvalue()
     assert line["error"].startswith("ForbiddenException: (403)")
-    assert f"Bearer {REDACTED}" in line["error"]
+    assert f"Bearer {program.logs.REDACTED}" in line["error"]
     assert "Traceback" in line["stack"]
 
 
-def token_id(token: str) -> str:
-    """How the exporter's scrape auth names a token in logs: 8 hex digits of its SHA-256."""
-    return hashlib.sha256(token.encode()).hexdigest()[:8]
-
-
-def test_a_token_id_names_a_token_without_revealing_it(stream: io.StringIO) -> None:
-    configure_logging("json", "DEBUG", stream=stream)
-    logger.debug("metrics scraper authorized", token=token_id(TOKEN), user="prometheus")
-    logger.debug("metrics scraper authorized", token=TOKEN, user="prometheus")
-    named, leaked = json_lines(stream.getvalue())
-    assert named["token"] == token_id(TOKEN)
-    assert leaked["token"] == REDACTED
-
-
-def test_bound_values_are_redacted_by_name_and_content(stream: io.StringIO, tmp_path: Path) -> None:
-    path = tmp_path / "exporter.log"
-    configure_logging("json", "INFO", path, stream=stream)
+def test_bound_values_are_redacted_by_name_and_content(
+    program: LogProgram, stream: io.StringIO, tmp_path: Path
+) -> None:
+    path = tmp_path / f"{program.name}.log"
+    program.configure(stream, log_file_path=path)
     logger.bind(kind="RayService", namespace="ns", name="s").info(
         "connecting with token={}",
         TOKEN,
@@ -183,16 +164,21 @@ def test_bound_values_are_redacted_by_name_and_content(stream: io.StringIO, tmp_
         assert TOKEN not in text
         assert "hunter2" not in text
         assert "secretkeymaterial" not in text
-    assert line["msg"] == f"connecting with token={REDACTED}"
-    assert (line["password"], line["api_key"]) == (REDACTED, REDACTED)
-    assert line["request"] == {"url": "https://k", "headers": {"Authorization": REDACTED}}
+    assert line["msg"] == f"connecting with token={program.logs.REDACTED}"
+    assert (line["password"], line["api_key"]) == (program.logs.REDACTED, program.logs.REDACTED)
+    assert line["request"] == {
+        "url": "https://k",
+        "headers": {"Authorization": program.logs.REDACTED},
+    }
     assert line["attempts"] == 3
     assert (line["kind"], line["namespace"], line["name"]) == ("RayService", "ns", "s")
 
 
 @pytest.mark.parametrize("log_format", ["json", "console"])
-def test_exception_text_is_redacted(stream: io.StringIO, log_format: str) -> None:
-    configure_logging(log_format, "INFO", stream=stream)
+def test_exception_text_is_redacted(
+    program: LogProgram, stream: io.StringIO, log_format: LogFormat
+) -> None:
+    program.configure(stream, log_format=log_format)
     try:
         raise ConnectionError(f"POST https://k/api?token={TOKEN} refused; key {PEM}")
     except ConnectionError:
@@ -200,4 +186,4 @@ def test_exception_text_is_redacted(stream: io.StringIO, log_format: str) -> Non
     text = stream.getvalue()
     assert TOKEN not in text
     assert "secretkeymaterial" not in text
-    assert f"token={REDACTED}" in text
+    assert f"token={program.logs.REDACTED}" in text

@@ -1,5 +1,6 @@
-"""Helpers of the log tests: undo configure_logging's process-wide changes, read JSON lines,
-and a throwaway HTTP server on 127.0.0.1 standing in for an apiserver (one canned answer)."""
+"""Helpers of the log tests of both programs (tests/logs/ and the program-specific ones): undo
+configure_logging's process-wide changes, read JSON lines, and a throwaway HTTP server on
+127.0.0.1 standing in for an apiserver (one canned answer)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from typing import Any
 
 from loguru import logger
 
-# Loggers whose levels configure_logging or kubernetes.client.Configuration(debug=True) set.
+# Loggers whose levels either program's configure_logging or
+# kubernetes.client.Configuration(debug=True) set.
 TOUCHED_LOGGERS = ("aiohttp.access", "kubernetes", "kopf.objects", "client", "urllib3")
 
 
