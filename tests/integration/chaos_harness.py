@@ -240,10 +240,12 @@ class Fleet:
         }
         return all(up.get(resource) == 1 for resource in RESOURCES)
 
-    def stop(self) -> None:
+    def stop(self) -> tuple[int | None, int | None]:
+        """SIGTERM both; their exit codes (0 is a clean shutdown)."""
         self.operator.stop()
-        if self.exporter is not None:
-            self.exporter.stop()
+        process = self.operator.process
+        exporter = self.exporter.stop() if self.exporter is not None else None
+        return (process.returncode if process is not None else None), exporter
 
     def recovered(self, fault: str, timeout: float = 120) -> None:
         """Wait until the component a fault hit reports healthy again."""

@@ -254,7 +254,8 @@ def test_fleet_converges_through_operator_exporter_and_apiserver_faults(
         fleet.assert_alive()
     finally:
         print(tally.summary(seed))
-        fleet.stop()
+        exit_codes = fleet.stop()
+    assert exit_codes == (0, 0), "operator and exporter shut down cleanly on SIGTERM"
     assert tally.injected == tally.survived == FAULTS
     assert unexpected_tracebacks(operator.log_path) == []
     assert unexpected_tracebacks(fleet.exporter_log) == []
