@@ -94,6 +94,7 @@ lint: venv ## ruff, ruff format, mypy --strict, import contracts
 	MYPYPATH=dashboards $(VENV)/bin/mypy --strict dashboards/build.py dashboards/ray_dashboards
 	$(VENV)/bin/mypy --strict hack/gen_chart_docs.py tests/chart
 	MYPYPATH=tests:dashboards $(VENV)/bin/mypy --strict --explicit-package-bases tests/e2e
+	MYPYPATH=tests:tests/logs $(VENV)/bin/mypy --strict --explicit-package-bases tests/logs tests/log_capture.py tests/hostile_json.py
 	$(VENV)/bin/lint-imports
 
 .PHONY: test-unit

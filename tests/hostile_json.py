@@ -78,7 +78,7 @@ hostile_scalars = st.one_of(st.none(), st.booleans(), hostile_numbers, hostile_t
 
 
 # The sharpest single values, drawn often where a field is known to be read.
-sharp_values = st.sampled_from(
+sharp_values: st.SearchStrategy[object] = st.sampled_from(
     [
         None,
         True,
