@@ -21,6 +21,7 @@ from kubernetes import client, config
 
 from localkube import Cluster
 from localkube.cluster import REPO_ROOT
+from localkube.waiting import wait_for
 
 
 class ExternalCluster:
@@ -81,10 +82,20 @@ def api_client(kubeconfig: str) -> Iterator[client.ApiClient]:
 
 @pytest.fixture
 def namespace(api_client: client.ApiClient, request: pytest.FixtureRequest) -> Iterator[str]:
-    """A fresh namespace for one test, deleted (with everything in it) afterwards."""
+    """A fresh namespace for one test, deleted (with everything in it) afterwards.
+
+    It is handed out once kube-controller-manager has created its `default` ServiceAccount:
+    until then pods cannot be created in it (right after an apiserver restart that takes a
+    few seconds)."""
     stem = re.sub(r"[^a-z0-9-]+", "-", request.node.name.lower()).strip("-")[:40].strip("-")
     name = f"{stem}-{secrets.token_hex(3)}"
     core = client.CoreV1Api(api_client)
     core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+    wait_for(
+        f"the default ServiceAccount of {name}",
+        lambda: (
+            core.list_namespaced_service_account(name, field_selector="metadata.name=default").items
+        ),
+    )
     yield name
     core.delete_namespace(name, propagation_policy="Background")

@@ -436,12 +436,15 @@ class Cluster:
         return next((p for p in state.procs if p.name == name), None) if state else None
 
     def stop_apiserver(self) -> None:
-        """Stop kube-apiserver (an outage); etcd and the rest keep running."""
+        """Stop kube-apiserver (an outage); etcd and the rest keep running.
+
+        SIGTERM, then SIGKILL after 5 s: a graceful shutdown waits for the open watches
+        (up to --request-timeout), which a crash does not."""
         proc = self._proc("kube-apiserver")
         if proc is None or not _alive(proc):
             raise ClusterError("kube-apiserver is not running")
         os.kill(proc.pid, signal.SIGTERM)
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 5
         while _alive(proc) and time.monotonic() < deadline:
             time.sleep(0.05)
         if _alive(proc):
