@@ -20,7 +20,8 @@ from ray_operator.quantity import QuantityError, parse_quantity
 from ray_operator.reasons import Reason
 from ray_operator.shape import bounded, depth_problem, shape_problems, shown, shown_key
 
-_DNS1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+# A DNS-1035 label (Service names; RayJob and RayService names become RayCluster names).
+DNS1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 _GROUP_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?$")
 _FLAG = re.compile(r"^[A-Za-z0-9][-A-Za-z0-9_]*$")
 _LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
@@ -87,7 +88,7 @@ def _metadata_problems(cluster: Body) -> Iterator[Problem]:
             Reason.INVALID_RAY_CLUSTER_METADATA,
             f"RayCluster name {shown(name)} is longer than {c.MAX_CLUSTER_NAME_LENGTH} characters",
         )
-    if not _DNS1035.match(name):
+    if not DNS1035.match(name):
         yield Problem(
             Reason.INVALID_RAY_CLUSTER_METADATA,
             f"RayCluster name {shown(name)} is not a DNS-1035 label (lowercase letters, digits and "

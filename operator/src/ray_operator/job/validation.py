@@ -8,11 +8,10 @@ deletionStrategy, preRunningDeadlineSeconds), so nothing is silently ignored.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from ray_operator.cluster.shapes import CLUSTER_SPEC, METADATA, POD_TEMPLATE, STRING_MAP
-from ray_operator.cluster.validation import blocking, validate_cluster
+from ray_operator.cluster.validation import DNS1035, blocking, validate_cluster
 from ray_operator.job import constants as c
 from ray_operator.job.spec import JobSpec
 from ray_operator.shape import (
@@ -27,7 +26,6 @@ from ray_operator.shape import (
     shown_key,
 )
 
-_DNS1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 RAYJOB = Obj(
     {
         "metadata": METADATA,
@@ -76,7 +74,7 @@ def _meta(spec: JobSpec) -> list[JobProblem]:
                 f"RayJob name should be no more than {c.MAX_JOB_NAME_LENGTH} characters",
             )
         )
-    if not _DNS1035.match(spec.name):
+    if not DNS1035.match(spec.name):
         problems.append(
             JobProblem(
                 c.JobEvent.INVALID_RAY_JOB_METADATA,

@@ -11,14 +11,13 @@ Fields the RayCluster reconciler only ignores are reported by it on the child cl
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from ray_operator.cluster import constants as cc
 from ray_operator.cluster.shapes import CLUSTER_SPEC, HEAD_SERVICE, METADATA
-from ray_operator.cluster.validation import blocking, validate_cluster
+from ray_operator.cluster.validation import DNS1035, blocking, validate_cluster
 from ray_operator.reasons import Reason
 from ray_operator.service import constants as c
 from ray_operator.service.builders import is_serve_port
@@ -42,7 +41,6 @@ from ray_operator.shape import (
     shown,
 )
 
-_DNS1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 # Child clusters are named <service>-<5 characters> and must fit the RayCluster limit.
 MAX_NAME_LENGTH = cc.MAX_CLUSTER_NAME_LENGTH - 6
 RAYSERVICE = Obj(
@@ -95,7 +93,7 @@ def _metadata(service: Body) -> Iterator[Problem]:
             f"RayService name {shown(name)} is longer than {MAX_NAME_LENGTH} characters (its "
             "RayClusters are named <name>-<5 characters>)",
         )
-    if not _DNS1035.match(name):
+    if not DNS1035.match(name):
         yield Problem(
             c.EventReason.INVALID_METADATA,
             f"RayService name {shown(name)} is not a DNS-1035 label (lowercase letters, digits and "
