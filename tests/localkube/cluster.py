@@ -65,7 +65,7 @@ class State:
     detached: bool = True
 
 
-def _free_ports(names: tuple[str, ...]) -> dict[str, int]:
+def free_ports(names: tuple[str, ...]) -> dict[str, int]:
     """Ask the kernel for distinct free loopback ports, held open until all are chosen."""
     socks = []
     try:
@@ -182,7 +182,7 @@ class Cluster:
         shutil.rmtree(self.dir, ignore_errors=True)
         self.logs.mkdir(parents=True)
         write_pki(self.pki, SERVICE_IP)
-        ports = _free_ports(("etcd", "etcd_peer", "apiserver", "kcm", "scheduler", "kwok"))
+        ports = free_ports(("etcd", "etcd_peer", "apiserver", "kcm", "scheduler", "kwok"))
         state = State(ports=ports, token=secrets.token_hex(16), detached=detached)
         (self.dir / "tokens.csv").write_text(f"{state.token},admin,admin,system:masters\n")
         self._write_kubeconfig(state)

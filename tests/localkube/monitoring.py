@@ -8,7 +8,6 @@ in the test process, which records each notification it receives.
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import threading
 import urllib.parse
@@ -20,15 +19,12 @@ from typing import Any
 
 import yaml
 
-from localkube.cluster import TOOLS_BIN, _die_with_parent
+from localkube.cluster import TOOLS_BIN, _die_with_parent, free_ports
 from localkube.waiting import wait_for
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+    return free_ports(("port",))["port"]
 
 
 def wait_until(what: str, check: Callable[[], Any], timeout: float = 60, every: float = 0.2) -> Any:

@@ -17,8 +17,8 @@ import tempfile
 import urllib.request
 from pathlib import Path
 
-from localkube.cluster import REPO_ROOT, _die_with_parent
-from localkube.monitoring import free_port, wait_until
+from localkube.cluster import REPO_ROOT, _die_with_parent, free_ports
+from localkube.monitoring import wait_until
 
 RAY_BIN = REPO_ROOT / ".venv-ray" / "bin"
 
@@ -33,9 +33,24 @@ class RayHead:
         workdir.mkdir(parents=True, exist_ok=True)
         # Ray's unix sockets live under the temp dir; keep its path short.
         self.temp_dir = Path(tempfile.mkdtemp(prefix="ray-", dir="/tmp"))
-        self.gcs_port = free_port()
-        self.dashboard_port = free_port()
-        self.serve_port = free_port()
+        # Chosen together, so no two of Ray's components are handed the same port.
+        ports = free_ports(
+            (
+                "gcs",
+                "dashboard",
+                "serve",
+                "client",
+                "node_manager",
+                "object_manager",
+                "agent_listen",
+                "agent_grpc",
+                "runtime_env",
+                "metrics",
+            )
+        )
+        self.gcs_port = ports["gcs"]
+        self.dashboard_port = ports["dashboard"]
+        self.serve_port = ports["serve"]
         self.dashboard_url = f"http://127.0.0.1:{self.dashboard_port}"
         self.address = f"127.0.0.1:{self.gcs_port}"
         args = [
@@ -47,13 +62,13 @@ class RayHead:
             f"--port={self.gcs_port}",
             "--dashboard-host=127.0.0.1",
             f"--dashboard-port={self.dashboard_port}",
-            f"--ray-client-server-port={free_port()}",
-            f"--node-manager-port={free_port()}",
-            f"--object-manager-port={free_port()}",
-            f"--dashboard-agent-listen-port={free_port()}",
-            f"--dashboard-agent-grpc-port={free_port()}",
-            f"--runtime-env-agent-port={free_port()}",
-            f"--metrics-export-port={free_port()}",
+            f"--ray-client-server-port={ports['client']}",
+            f"--node-manager-port={ports['node_manager']}",
+            f"--object-manager-port={ports['object_manager']}",
+            f"--dashboard-agent-listen-port={ports['agent_listen']}",
+            f"--dashboard-agent-grpc-port={ports['agent_grpc']}",
+            f"--runtime-env-agent-port={ports['runtime_env']}",
+            f"--metrics-export-port={ports['metrics']}",
             f"--num-cpus={num_cpus}",
             "--object-store-memory=100000000",
             f"--temp-dir={self.temp_dir}",
