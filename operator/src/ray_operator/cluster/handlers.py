@@ -14,52 +14,29 @@ from typing import Any
 
 import kopf
 
+from ray_operator import watching
 from ray_operator.cluster import constants as c
 from ray_operator.controller import Controller
+from ray_operator.watching import Key, owned_handler, primary_handler
 
-Key = tuple[str, str]
 OWNED_EVENT_DELAY = 0.2  # coalesces bursts of pod events into one reconcile
+ANNOTATIONS = (c.ANNOTATION_RESTARTED_AT,)
 
 
 def fingerprint(body: Mapping[str, Any]) -> tuple[Any, ...]:
     """What of a RayCluster's metadata matters to the reconciler (status does not)."""
-    meta = body.get("metadata") or {}
-    annotations = meta.get("annotations") or {}
-    return (
-        meta.get("uid"),
-        meta.get("generation"),
-        annotations.get(c.ANNOTATION_RESTARTED_AT),
-        meta.get("deletionTimestamp"),
-    )
+    return watching.fingerprint(body, ANNOTATIONS)
 
 
 def register(registry: kopf.OperatorRegistry, controller: Controller[Key]) -> None:
-    seen: dict[Key, tuple[Any, ...]] = {}
-
-    @kopf.on.event(c.GROUP, c.VERSION, c.PLURAL, registry=registry, id="rayclusters")
-    async def raycluster_event(event: Mapping[str, Any], body: kopf.Body, **_: Any) -> None:
-        key = (str(body.metadata.namespace), str(body.metadata.name))
-        if event.get("type") == "DELETED":
-            seen.pop(key, None)
-            controller.forget(key)
-            return
-        current = fingerprint(body)
-        if seen.get(key) != current:
-            seen[key] = current
-            controller.enqueue(key)
-
-    async def owned_object_event(body: kopf.Body, **_: Any) -> None:
-        cluster = body.metadata.labels.get(c.LABEL_CLUSTER)
-        key = (str(body.metadata.namespace), str(cluster))
-        if key in controller.known:
-            controller.enqueue(key, OWNED_EVENT_DELAY)
-
-    selector = {c.LABEL_CLUSTER: kopf.PRESENT}
-    kopf.on.event("v1", "pods", labels=selector, registry=registry, id="raycluster-pods")(
-        owned_object_event
+    kopf.on.event(c.GROUP, c.VERSION, c.PLURAL, registry=registry, id="rayclusters")(
+        primary_handler(controller, ANNOTATIONS)
     )
+    owned = owned_handler(controller, c.LABEL_CLUSTER, OWNED_EVENT_DELAY)
+    selector = {c.LABEL_CLUSTER: kopf.PRESENT}
+    kopf.on.event("v1", "pods", labels=selector, registry=registry, id="raycluster-pods")(owned)
     kopf.on.event("v1", "services", labels=selector, registry=registry, id="raycluster-services")(
-        owned_object_event
+        owned
     )
 
 

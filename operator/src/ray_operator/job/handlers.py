@@ -15,17 +15,17 @@ from typing import Any
 
 import kopf
 
+from ray_operator import watching
 from ray_operator.controller import Controller
 from ray_operator.job import constants as c
+from ray_operator.watching import Key, owned_handler, primary_handler
 
-Key = tuple[str, str]
 OWNED_EVENT_DELAY = 0.2
 OWNED_SELECTOR = f"{c.LABEL_ORIGINATED_FROM_CRD}={c.KIND}"
 
 
 def fingerprint(body: Mapping[str, Any]) -> tuple[Any, ...]:
-    meta = body.get("metadata") or {}
-    return (meta.get("uid"), meta.get("generation"), meta.get("deletionTimestamp"))
+    return watching.fingerprint(body)
 
 
 def register(
@@ -35,37 +35,24 @@ def register(
     on_deleted: Callable[[Mapping[str, Any]], Coroutine[Any, Any, None]],
     forget: Callable[[Key], None],
 ) -> None:
-    seen: dict[Key, tuple[Any, ...]] = {}
     background: set[asyncio.Task[None]] = set()
 
-    @kopf.on.event(c.GROUP, c.VERSION, c.PLURAL, registry=registry, id="rayjobs")
-    async def rayjob_event(event: Mapping[str, Any], body: kopf.Body, **_: Any) -> None:
-        key = (str(body.metadata.namespace), str(body.metadata.name))
-        if event.get("type") == "DELETED":
-            seen.pop(key, None)
-            controller.forget(key)
-            forget(key)
-            task = asyncio.create_task(on_deleted(dict(body)), name=f"stop-{key[0]}/{key[1]}")
-            background.add(task)
-            task.add_done_callback(background.discard)
-            return
-        current = fingerprint(body)
-        if seen.get(key) != current:
-            seen[key] = current
-            controller.enqueue(key)
+    def deleted(key: Key, body: kopf.Body) -> None:
+        forget(key)
+        task = asyncio.create_task(on_deleted(dict(body)), name=f"stop-{key[0]}/{key[1]}")
+        background.add(task)
+        task.add_done_callback(background.discard)
 
-    async def owned_event(body: kopf.Body, **_: Any) -> None:
-        owner = body.metadata.labels.get(c.LABEL_ORIGINATED_FROM_CR_NAME)
-        key = (str(body.metadata.namespace), str(owner))
-        if key in controller.known:
-            controller.enqueue(key, OWNED_EVENT_DELAY)
-
+    kopf.on.event(c.GROUP, c.VERSION, c.PLURAL, registry=registry, id="rayjobs")(
+        primary_handler(controller, on_deleted=deleted)
+    )
+    owned = owned_handler(controller, c.LABEL_ORIGINATED_FROM_CR_NAME, OWNED_EVENT_DELAY)
     labels = {c.LABEL_ORIGINATED_FROM_CRD: c.KIND}
     kopf.on.event(
         c.GROUP, c.VERSION, "rayclusters", labels=labels, registry=registry, id="rayjob-clusters"
-    )(owned_event)
+    )(owned)
     kopf.on.event("batch", "v1", "jobs", labels=labels, registry=registry, id="rayjob-submitters")(
-        owned_event
+        owned
     )
 
 

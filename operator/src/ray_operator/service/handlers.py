@@ -14,51 +14,30 @@ from typing import Any
 
 import kopf
 
+from ray_operator import watching
 from ray_operator.cluster import constants as cc
 from ray_operator.controller import Controller
 from ray_operator.service import constants as c
+from ray_operator.watching import Key, owned_handler, primary_handler
 
-Key = tuple[str, str]
 CHILD_EVENT_DELAY = 0.5  # coalesces bursts of child cluster status updates
+ANNOTATIONS = (c.ANNOTATION_INITIALIZING_TIMEOUT,)
 
 
 def fingerprint(body: Mapping[str, Any]) -> tuple[Any, ...]:
     """What of a RayService's metadata matters to the reconciler (status does not)."""
-    meta = body.get("metadata") or {}
-    annotations = meta.get("annotations") or {}
-    return (
-        meta.get("uid"),
-        meta.get("generation"),
-        annotations.get(c.ANNOTATION_INITIALIZING_TIMEOUT),
-        meta.get("deletionTimestamp"),
-    )
+    return watching.fingerprint(body, ANNOTATIONS)
 
 
 def register(registry: kopf.OperatorRegistry, controller: Controller[Key]) -> None:
-    seen: dict[Key, tuple[Any, ...]] = {}
-
-    @kopf.on.event(c.GROUP, c.VERSION, c.PLURAL, registry=registry, id="rayservices")
-    async def rayservice_event(event: Mapping[str, Any], body: kopf.Body, **_: Any) -> None:
-        key = (str(body.metadata.namespace), str(body.metadata.name))
-        if event.get("type") == "DELETED":
-            seen.pop(key, None)
-            controller.forget(key)
-            return
-        current = fingerprint(body)
-        if seen.get(key) != current:
-            seen[key] = current
-            controller.enqueue(key)
-
-    @kopf.on.event(
+    kopf.on.event(c.GROUP, c.VERSION, c.PLURAL, registry=registry, id="rayservices")(
+        primary_handler(controller, ANNOTATIONS)
+    )
+    kopf.on.event(
         cc.GROUP,
         cc.VERSION,
         cc.PLURAL,
         labels={c.LABEL_ORIGINATED_FROM_CRD: c.ORIGINATED_FROM_CRD},
         registry=registry,
         id="rayservice-clusters",
-    )
-    async def child_cluster_event(body: kopf.Body, **_: Any) -> None:
-        owner = body.metadata.labels.get(c.LABEL_ORIGINATED_FROM_CR_NAME)
-        key = (str(body.metadata.namespace), str(owner))
-        if owner and key in controller.known:
-            controller.enqueue(key, CHILD_EVENT_DELAY)
+    )(owned_handler(controller, c.LABEL_ORIGINATED_FROM_CR_NAME, CHILD_EVENT_DELAY))
