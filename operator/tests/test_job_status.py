@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
+from ray_operator.cluster.status import mirror_cluster_status
 from ray_operator.job.status import (
     attempt_entry,
     contradictions,
-    mirror_cluster_status,
     with_attempt,
 )
 

@@ -71,6 +71,34 @@ class Observed:
     now: str  # RFC 3339, seconds precision
 
 
+# The fields a RayJob's or RayService's `rayClusterStatus` keeps (their CRDs prune the others,
+# and a mirror with pruned fields would differ from the stored one forever).
+MIRRORED_STATUS_FIELDS = (
+    "state",
+    "reason",
+    "desiredCPU",
+    "desiredMemory",
+    "desiredGPU",
+    "desiredTPU",
+    "lastUpdateTime",
+    "stateTransitionTimes",
+    "endpoints",
+    "head",
+    "conditions",
+    "readyWorkerReplicas",
+    "availableWorkerReplicas",
+    "desiredWorkerReplicas",
+    "minWorkerReplicas",
+    "maxWorkerReplicas",
+    "observedGeneration",
+)
+
+
+def mirror_cluster_status(cluster_status: Mapping[str, Any]) -> dict[str, Any]:
+    """A RayCluster's status as a RayJob or RayService keeps it in `rayClusterStatus`."""
+    return {k: cluster_status[k] for k in MIRRORED_STATUS_FIELDS if k in cluster_status}
+
+
 def compute_status(cluster: Body, observed: Observed) -> Status:
     old = status_of(cluster)
     active = [p for p in observed.pods if not podstate.is_terminating(p)]

@@ -25,6 +25,7 @@ from typing import Any
 
 from ray_operator.clock import parse_time, rfc3339
 from ray_operator.cluster.spec import status_of
+from ray_operator.cluster.status import mirror_cluster_status
 from ray_operator.dashboard.jobs import JobInfo
 from ray_operator.dashboard.jobs import JobStatus as RayJobStatus
 from ray_operator.job import builders
@@ -43,7 +44,7 @@ from ray_operator.job.actions import (
 from ray_operator.job.draft import Draft
 from ray_operator.job.observations import ClusterView, Observed, Timing
 from ray_operator.job.spec import JobSpec
-from ray_operator.job.status import attempt_entry, count, mirror_cluster_status, with_attempt
+from ray_operator.job.status import attempt_entry, count, with_attempt
 
 Body = Mapping[str, Any]
 D = c.DeploymentStatus

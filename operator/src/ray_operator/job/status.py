@@ -24,32 +24,7 @@ Status = dict[str, Any]
 D = c.DeploymentStatus
 J = c.JobStatus
 
-# The RayCluster status fields the RayJob CRD's `rayClusterStatus` keeps (others are pruned,
-# and a mirror that includes pruned fields would differ from the stored one forever).
-RAY_CLUSTER_STATUS_FIELDS = (
-    "state",
-    "reason",
-    "desiredCPU",
-    "desiredMemory",
-    "desiredGPU",
-    "desiredTPU",
-    "lastUpdateTime",
-    "stateTransitionTimes",
-    "endpoints",
-    "head",
-    "conditions",
-    "readyWorkerReplicas",
-    "availableWorkerReplicas",
-    "desiredWorkerReplicas",
-    "minWorkerReplicas",
-    "maxWorkerReplicas",
-    "observedGeneration",
-)
 ATTEMPT_RESULTS = frozenset({D.RETRYING, D.COMPLETE, D.FAILED})
-
-
-def mirror_cluster_status(cluster_status: Mapping[str, Any]) -> Status:
-    return {k: cluster_status[k] for k in RAY_CLUSTER_STATUS_FIELDS if k in cluster_status}
 
 
 def attempt_entry(

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ray_operator.cluster.spec import conditions_of
+from ray_operator.cluster.status import mirror_cluster_status
 from ray_operator.conditions import Condition as ConditionDict
 from ray_operator.conditions import find_condition, is_true, remove_condition, set_condition
 from ray_operator.patches import merge_diff
@@ -22,26 +23,6 @@ from ray_operator.service import constants as c
 from ray_operator.service.constants import Condition, ConditionReason
 
 Status = dict[str, Any]
-# RayCluster status fields the RayService CRD keeps under *ServiceStatus.rayClusterStatus.
-CLUSTER_STATUS_FIELDS = (
-    "state",
-    "reason",
-    "desiredCPU",
-    "desiredMemory",
-    "desiredGPU",
-    "desiredTPU",
-    "lastUpdateTime",
-    "stateTransitionTimes",
-    "endpoints",
-    "head",
-    "conditions",
-    "readyWorkerReplicas",
-    "availableWorkerReplicas",
-    "desiredWorkerReplicas",
-    "minWorkerReplicas",
-    "maxWorkerReplicas",
-    "observedGeneration",
-)
 
 
 def clip(message: str) -> str:
@@ -64,7 +45,7 @@ def cluster_block(
         if kept:
             block["applicationStatuses"] = kept
     cluster_status = (cluster or {}).get("status") or {}
-    copied = {k: cluster_status[k] for k in CLUSTER_STATUS_FIELDS if k in cluster_status}
+    copied = mirror_cluster_status(cluster_status)
     if copied:
         block["rayClusterStatus"] = copied
     return block
