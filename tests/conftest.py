@@ -68,6 +68,17 @@ def kube_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster |
         cluster.down()
 
 
+@pytest.fixture
+def local_cluster(kube_cluster: Cluster | ExternalCluster) -> Cluster:
+    """The control plane, for tests that stop or restart its processes (fault injection)."""
+    if isinstance(kube_cluster, ExternalCluster):
+        pytest.skip(
+            "LOCALKUBE_USE_KUBECONFIG=1 runs the tests on a cluster this session does not own;"
+            " stopping its kube-apiserver needs the local control plane"
+        )
+    return kube_cluster
+
+
 @pytest.fixture(scope="session")
 def kubeconfig(kube_cluster: Cluster | ExternalCluster) -> str:
     return str(kube_cluster.kubeconfig)

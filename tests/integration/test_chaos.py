@@ -59,6 +59,8 @@ from rayservice_harness import (
     write_app,
 )
 
+from localkube import Cluster
+
 pytestmark = pytest.mark.integration
 FAULTS = {OPERATOR_KILL: 4, EXPORTER_KILL: 3, APISERVER_RESTART: 2}
 SERVE_TIMEOUT = 240  # a first Serve deployment on a busy 2-core machine
@@ -151,17 +153,17 @@ def http_job(jobs: RayJobs, name: str, entrypoint: str, **spec: Any) -> None:
     jobs.create(rayjob(name, submissionMode="HTTPMode", entrypoint=entrypoint, **spec))
 
 
-def inject(step: Step, fleet: Fleet, kube_cluster: Any) -> None:
+def inject(step: Step, fleet: Fleet, cluster: Cluster) -> None:
     if step.name != APISERVER_RESTART:
         fleet.kill(step.name)
         return
-    kube_cluster.stop_apiserver()
+    cluster.stop_apiserver()
     for kill in step.during:  # started again at once, against an apiserver that is down
         fleet.kill(kill, wait_ready=False)
     if step.during:
         time.sleep(OUTAGE_GRACE)
         fleet.assert_alive()
-    kube_cluster.start_apiserver()
+    cluster.start_apiserver()
 
 
 def converged_cluster(rays: Rays, name: str, want: dict[str, int]) -> Json | None:
@@ -194,29 +196,27 @@ def serving(services: Services, head: ServeHead, greeting: str) -> Json | None:
 
 
 def test_fleet_converges_through_operator_exporter_and_apiserver_faults(
-    kube_cluster: Any,
+    local_cluster: Cluster,
     api_client: client.ApiClient,
     namespace: str,
     tmp_path: Path,
     head: ServeHead,
 ) -> None:
-    if not hasattr(kube_cluster, "restart_apiserver"):
-        pytest.skip("the cluster was not started by this session; cannot restart its apiserver")
     seed = int(os.environ.get("CHAOS_SEED") or random.SystemRandom().randrange(1, 2**31))
     rng = random.Random(seed)
     print(f"\nchaos: seed={seed} (CHAOS_SEED={seed} replays this schedule)")
     began = time.monotonic()
-    apply_crds(kube_cluster.env())
+    apply_crds(local_cluster.env())
     rays, jobs = Rays(api_client, namespace), RayJobs(api_client, namespace)
     services = Services(api_client, namespace)
     dashboards = DashboardMap(tmp_path / "dashboards.yaml")
     dashboards.write({f"{namespace}/*": head.dashboard_url})
     operator = OperatorProcess(
-        kube_cluster.env(),
+        local_cluster.env(),
         tmp_path / "operator.log",
         *("--namespaces", namespace, "--dashboard-map", str(dashboards.path)),
     )
-    exporter_env = {**kube_cluster.env(), "RAY_EXPORTER_LOG_LEVEL": "INFO"}
+    exporter_env = {**local_cluster.env(), "RAY_EXPORTER_LOG_LEVEL": "INFO"}
     fleet = Fleet(operator, exporter_env, tmp_path, "--namespaces", namespace)
     counter = tmp_path / "retry-runs"
     actions = changes(rays, jobs, services)
@@ -237,7 +237,7 @@ def test_fleet_converges_through_operator_exporter_and_apiserver_faults(
                 print(f"chaos: {at - began:6.1f}s change: {step.name}")
             else:
                 tally.injected.update((step.name, *step.during))
-                inject(step, fleet, kube_cluster)
+                inject(step, fleet, local_cluster)
                 injected = time.monotonic()
                 fleet.recovered(step.name)
                 tally.survived.update((step.name, *step.during))

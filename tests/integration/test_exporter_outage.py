@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import pytest
 from exporter_harness import (
@@ -25,6 +24,8 @@ from exporter_harness import (
     wait_for,
 )
 from kubernetes import client
+
+from localkube import Cluster
 
 pytestmark = pytest.mark.integration
 RESOURCES = ("rayclusters", "rayjobs", "rayservices")
@@ -48,18 +49,16 @@ def assert_no_duplicates(body: bytes) -> None:
 
 
 def test_apiserver_outage_is_survived(
-    kube_cluster: Any, api_client: client.ApiClient, namespace: str, tmp_path: Path
+    local_cluster: Cluster, api_client: client.ApiClient, namespace: str, tmp_path: Path
 ) -> None:
-    if not hasattr(kube_cluster, "stop_apiserver"):
-        pytest.skip("the cluster was not started by this session; cannot stop its apiserver")
-    apply_crds(kube_cluster.env())
+    apply_crds(local_cluster.env())
     ray = RayObjects(api_client, namespace)
     ray.create("rayclusters", raycluster("c1"))
     ray.create("rayjobs", rayjob("j1"))
     ray.patch_status("rayjobs", "j1", {"jobDeploymentStatus": "Running"})
     ray.create("rayservices", rayservice("s1"))
     ray.create("rayservices", rayservice("s2"))
-    env = exporter_env(kube_cluster.env(), kube_cluster.kubeconfig)
+    env = exporter_env(local_cluster.env(), local_cluster.kubeconfig)
 
     with exporter_running(env, tmp_path / "exporter.log") as exporter:
         exporter.wait_ready()
@@ -68,7 +67,7 @@ def test_apiserver_outage_is_survived(
             lambda b: value(b, "kuberay_service_info", name="s2", namespace=namespace),
         )
         mine_before = sorted(s for s in samples(before, namespace))
-        kube_cluster.stop_apiserver()
+        local_cluster.stop_apiserver()
         try:
             stopped_at = time.monotonic()
             wait_for(
@@ -87,7 +86,7 @@ def test_apiserver_outage_is_survived(
             assert health(exporter) == stale
             assert sorted(samples(exporter.metrics(), namespace)) == mine_before
         finally:
-            kube_cluster.start_apiserver()
+            local_cluster.start_apiserver()
 
         wait_for(
             "watches to recover",
@@ -142,13 +141,13 @@ def test_apiserver_outage_is_survived(
 
 
 def test_an_exporter_started_before_the_apiserver_is_not_ready_until_it_syncs(
-    kube_cluster: Any, api_client: client.ApiClient, namespace: str, tmp_path: Path
+    local_cluster: Cluster, api_client: client.ApiClient, namespace: str, tmp_path: Path
 ) -> None:
-    apply_crds(kube_cluster.env())
+    apply_crds(local_cluster.env())
     ray = RayObjects(api_client, namespace)
     ray.create("rayclusters", raycluster("early"))
-    env = exporter_env(kube_cluster.env(), kube_cluster.kubeconfig)
-    kube_cluster.stop_apiserver()
+    env = exporter_env(local_cluster.env(), local_cluster.kubeconfig)
+    local_cluster.stop_apiserver()
     try:
         with exporter_running(env, tmp_path / "exporter.log") as exporter:
             wait_for("the health endpoint", lambda: _status(exporter, "/healthz") == 200)
@@ -160,15 +159,15 @@ def test_an_exporter_started_before_the_apiserver_is_not_ready_until_it_syncs(
             )
             assert _status(exporter, "/readyz") == 503
             assert exporter.process.poll() is None
-            kube_cluster.start_apiserver()
+            local_cluster.start_apiserver()
             exporter.wait_ready(timeout=120)
             exporter.wait_metrics(
                 "the object created before the start",
                 lambda b: value(b, "kuberay_cluster_info", name="early", namespace=namespace),
             )
     finally:
-        if not kube_cluster.running():
-            kube_cluster.start_apiserver()
+        if not local_cluster.running():
+            local_cluster.start_apiserver()
 
 
 def _status(exporter: ExporterProcess, path: str) -> int | None:

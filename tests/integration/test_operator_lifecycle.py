@@ -11,6 +11,8 @@ import pytest
 from kubernetes import client
 from raycluster_harness import OperatorProcess, Rays, apply_crds, sample, wait_for
 
+from localkube import Cluster
+
 pytestmark = pytest.mark.integration
 SHUTDOWN_TIMEOUT = 15
 
@@ -65,12 +67,12 @@ def test_sigterm_drains_in_flight_reconciles_and_a_successor_finds_nothing_to_re
 
 
 def test_an_operator_started_before_the_apiserver_waits_for_it(
-    kube_cluster: Any, api_client: client.ApiClient, namespace: str, tmp_path: Path
+    local_cluster: Cluster, api_client: client.ApiClient, namespace: str, tmp_path: Path
 ) -> None:
-    apply_crds(kube_cluster.env())
+    apply_crds(local_cluster.env())
     rays = Rays(api_client, namespace)
     operator = OperatorProcess(
-        kube_cluster.env(),
+        local_cluster.env(),
         tmp_path / "early.log",
         "--namespaces",
         namespace,
@@ -78,7 +80,7 @@ def test_an_operator_started_before_the_apiserver_waits_for_it(
         "--leader-election-namespace",
         namespace,
     )
-    kube_cluster.stop_apiserver()
+    local_cluster.stop_apiserver()
     try:
         operator.start(wait_ready=False)
         wait_for("the health endpoint", lambda: operator.probe("/healthz") == 200)
@@ -95,7 +97,7 @@ def test_an_operator_started_before_the_apiserver_waits_for_it(
         assert operator.process.poll() is None, operator.log_tail()
         assert operator.stats()["leader"] is False
     finally:
-        kube_cluster.start_apiserver()
+        local_cluster.start_apiserver()
     try:
         wait_for("ready once the apiserver is back", operator.ready, timeout=120)
         wait_for("elected", lambda: operator.stats()["leader"], timeout=60)
