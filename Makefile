@@ -98,7 +98,7 @@ lint: venv ## ruff, ruff format, mypy --strict, import contracts
 	$(VENV)/bin/lint-imports
 
 .PHONY: test-unit
-test-unit: venv ## Unit tests (no cluster)
+test-unit: venv tools ## Unit tests (no cluster; promtool checks need the built tools)
 	$(PYTEST) -m "not chart and not integration and not e2e and not bench"
 
 .PHONY: test-chart

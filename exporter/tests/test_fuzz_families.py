@@ -270,7 +270,9 @@ def test_regression(case: str) -> None:
 
 def test_a_large_hostile_scrape_passes_promtool() -> None:
     if not PROMTOOL.exists():
-        pytest.skip(f"{PROMTOOL} is not built yet")
+        pytest.skip(
+            f"{PROMTOOL} is not built yet (make tools builds it; make test-unit does first)"
+        )
     weird = [text * 3 for text in SPECIAL_TEXT] + ["n" * HUGE]
     objects = {
         "rayclusters": [

@@ -13,7 +13,7 @@ PROMTOOL = Path(__file__).resolve().parents[2] / ".tools" / "bin" / "promtool"
 
 @pytest.mark.skipif(
     not PROMTOOL.exists(),
-    reason=f"{PROMTOOL} is not built yet (hack/tools.sh builds it; CI always has it)",
+    reason=f"{PROMTOOL} is not built yet (make tools builds it; make test-unit does first)",
 )
 def test_promtool_check_metrics_is_clean() -> None:
     body = full_exposition()
