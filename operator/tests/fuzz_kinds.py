@@ -23,12 +23,13 @@ from ray_operator.cluster.service import desired_head_service
 from ray_operator.cluster.spec import status_of
 from ray_operator.cluster.status import Observed as ClusterObserved
 from ray_operator.cluster.status import compute_status, finalize
-from ray_operator.cluster.validation import blocking, validate_cluster
+from ray_operator.cluster.validation import validate_cluster
 from ray_operator.job.builders import child_cluster, submission, submitter_job
 from ray_operator.job.machine import decide
 from ray_operator.job.observations import Observed as JobObserved
 from ray_operator.job.spec import JobSpec
 from ray_operator.job.validation import validate_job
+from ray_operator.problems import blocking
 from ray_operator.service import status as service_status
 from ray_operator.service.actions import Observed as ServiceObserved
 from ray_operator.service.builders import (

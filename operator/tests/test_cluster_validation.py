@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import ray_cluster_factory as f
 
-from ray_operator.cluster.validation import blocking, validate_cluster
+from ray_operator.cluster.validation import validate_cluster
+from ray_operator.problems import blocking
 from ray_operator.reasons import Reason
 
 

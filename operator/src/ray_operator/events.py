@@ -20,8 +20,7 @@ from loguru import logger
 
 from ray_operator.clock import Clock, rfc3339, utc_now
 from ray_operator.kubeapi import ApiError, Json, KubeApi, namespaced
-
-MAX_MESSAGE_LENGTH = 1024
+from ray_operator.shape import bounded
 
 
 @dataclass(frozen=True)
@@ -127,7 +126,7 @@ class EventRecorder:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     async def _emit_now(self, ref: ObjectRef, type_: str, reason: str, message: str) -> None:
-        message = message[:MAX_MESSAGE_LENGTH]
+        message = bounded(message)
         key = (ref.uid, type_, reason, message)
         lock = self._locks.setdefault(key, asyncio.Lock())
         try:

@@ -1,6 +1,8 @@
-"""Kubernetes Event reasons the operator emits, with the same names as KubeRay's catalogue.
+"""The one catalogue of Kubernetes Event reasons the operator emits, with KubeRay's names.
 
-See seed 001 §8.3: `Normal` for successful actions, `Warning` for failures and invalid input.
+`Normal` for successful actions, `Warning` for failures and invalid input (docs/api.md lists
+which controller emits which). The three controllers share this enum, so one reason has one
+spelling everywhere.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ class EventType(StrEnum):
 
 
 class Reason(StrEnum):
+    # raycluster-controller
     INVALID_RAY_CLUSTER_STATUS = "InvalidRayClusterStatus"
     INVALID_RAY_CLUSTER_SPEC = "InvalidRayClusterSpec"
     INVALID_RAY_CLUSTER_METADATA = "InvalidRayClusterMetadata"
@@ -29,7 +32,34 @@ class Reason(StrEnum):
     DELETED_POD = "DeletedPod"
     FAILED_TO_DELETE_POD = "FailedToDeletePod"
     FAILED_TO_DELETE_POD_COLLECTION = "FailedToDeletePodCollection"
+    # raycluster-controller and rayservice-controller
     CREATED_SERVICE = "CreatedService"
     UPDATED_SERVICE = "UpdatedService"
+    DELETED_SERVICE = "DeletedService"
     FAILED_TO_CREATE_SERVICE = "FailedToCreateService"
     FAILED_TO_UPDATE_SERVICE = "FailedToUpdateService"
+    FAILED_TO_DELETE_SERVICE = "FailedToDeleteService"
+    # rayjob-controller and rayservice-controller
+    CREATED_RAY_CLUSTER = "CreatedRayCluster"
+    UPDATED_RAY_CLUSTER = "UpdatedRayCluster"
+    DELETED_RAY_CLUSTER = "DeletedRayCluster"
+    FAILED_TO_CREATE_RAY_CLUSTER = "FailedToCreateRayCluster"
+    FAILED_TO_UPDATE_RAY_CLUSTER = "FailedToUpdateRayCluster"
+    FAILED_TO_DELETE_RAY_CLUSTER = "FailedToDeleteRayCluster"
+    # rayjob-controller
+    INVALID_RAY_JOB_SPEC = "InvalidRayJobSpec"
+    INVALID_RAY_JOB_METADATA = "InvalidRayJobMetadata"
+    INVALID_RAY_JOB_STATUS = "InvalidRayJobStatus"
+    CREATED_RAY_JOB_SUBMITTER = "CreatedRayJobSubmitter"
+    DELETED_RAY_JOB_SUBMITTER = "DeletedRayJobSubmitter"
+    FAILED_TO_CREATE_RAY_JOB_SUBMITTER = "FailedToCreateRayJobSubmitter"
+    FAILED_TO_DELETE_RAY_JOB_SUBMITTER = "FailedToDeleteRayJobSubmitter"
+    RAY_CLUSTER_NOT_FOUND = "RayClusterNotFound"
+    # rayservice-controller
+    INVALID_RAY_SERVICE_SPEC = "InvalidRayServiceSpec"
+    INVALID_RAY_SERVICE_METADATA = "InvalidRayServiceMetadata"
+    RAY_SERVICE_INITIALIZING_TIMEOUT = "RayServiceInitializingTimeout"
+    UPDATED_HEAD_POD_SERVE_LABEL = "UpdatedHeadPodServeLabel"
+    FAILED_TO_UPDATE_HEAD_POD_SERVE_LABEL = "FailedToUpdateHeadPodServeLabel"
+    UPDATED_SERVE_APPLICATIONS = "UpdatedServeApplications"
+    FAILED_TO_UPDATE_SERVE_APPLICATIONS = "FailedToUpdateServeApplications"

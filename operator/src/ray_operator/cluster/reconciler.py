@@ -26,10 +26,11 @@ from ray_operator.cluster.plan import CreatePod, DeletePod, Plan, plan_pods
 from ray_operator.cluster.service import desired_head_service, service_drift
 from ray_operator.cluster.spec import head_service_name, managed_by_us, status_of
 from ray_operator.cluster.status import Failure, Observed, compute_status, finalize
-from ray_operator.cluster.validation import blocking, validate_cluster
+from ray_operator.cluster.validation import validate_cluster
 from ray_operator.controller import backoff_delay
 from ray_operator.events import EventRecorder, ObjectRef
 from ray_operator.kubeapi import ApiError, Json, KubeApi, namespaced
+from ray_operator.problems import blocking
 from ray_operator.reasons import EventType, Reason
 
 Key = tuple[str, str]  # (namespace, name)

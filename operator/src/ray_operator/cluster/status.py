@@ -41,6 +41,7 @@ from ray_operator.quantity import (
     format_cpu,
     parse_quantity,
 )
+from ray_operator.shape import bounded
 
 Status = dict[str, Any]
 PROVISIONED = "RayClusterProvisioned"
@@ -48,7 +49,6 @@ HEAD_POD_READY = "HeadPodReady"
 REPLICA_FAILURE = "ReplicaFailure"
 SUSPENDING = "RayClusterSuspending"
 SUSPENDED = "RayClusterSuspended"
-MAX_REASON_LENGTH = 1024
 
 
 @dataclass(frozen=True)
@@ -141,7 +141,7 @@ def compute_status(cluster: Body, observed: Observed) -> Status:
     if state is not None:
         status["state"] = state
     if reason:
-        status["reason"] = reason[:MAX_REASON_LENGTH]
+        status["reason"] = bounded(reason)
     transitions = dict(mapping(old.get("stateTransitionTimes")))
     if state is not None and state != old.get("state"):
         transitions[state] = observed.now
@@ -178,7 +178,7 @@ def _conditions(
             type_=REPLICA_FAILURE,
             status="True",
             reason=first.reason,
-            message="; ".join(f.message for f in observed.failures)[:MAX_REASON_LENGTH],
+            message=bounded("; ".join(f.message for f in observed.failures)),
             now=now,
         )
     else:

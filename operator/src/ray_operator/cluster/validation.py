@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from ray_operator.cluster import constants as c
 from ray_operator.cluster.shapes import RAYCLUSTER
 from ray_operator.cluster.spec import MAX_INT32, Body, head_group, spec_of, worker_groups
+from ray_operator.problems import Problem
 from ray_operator.quantity import QuantityError, parse_quantity
 from ray_operator.reasons import Reason
-from ray_operator.shape import bounded, depth_problem, shape_problems, shown, shown_key
+from ray_operator.shape import depth_problem, shape_problems, shown, shown_key
 
 # A DNS-1035 label (Service names; RayJob and RayService names become RayCluster names).
 DNS1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
@@ -45,19 +45,6 @@ _RESOURCE_PARAMS = ("num-cpus", "num-gpus", "memory", "resources")
 _NUMBER = re.compile(r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]{1,2})?$")
 
 
-@dataclass(frozen=True)
-class Problem:
-    """One finding: the event reason, a message naming the field, and whether it blocks."""
-
-    reason: Reason
-    message: str
-    blocking: bool = True
-
-    def __post_init__(self) -> None:
-        # The one place messages are built: Events and status.reason get them as they are.
-        object.__setattr__(self, "message", bounded(self.message))
-
-
 def validate_cluster(cluster: Body) -> list[Problem]:
     """Everything wrong with the RayCluster. A body whose fields have the wrong JSON types (or
     nest without bound) gets only those problems: the other checks read typed fields."""
@@ -75,10 +62,6 @@ def _shape(cluster: Body) -> list[Problem]:
         Problem(Reason.INVALID_RAY_CLUSTER_SPEC, message)
         for message in shape_problems(cluster, RAYCLUSTER, "")
     ]
-
-
-def blocking(problems: list[Problem]) -> list[Problem]:
-    return [p for p in problems if p.blocking]
 
 
 def _metadata_problems(cluster: Body) -> Iterator[Problem]:

@@ -88,22 +88,3 @@ class SubmissionMode(StrEnum):
 SUPPORTED_MODES: Final = frozenset(
     {SubmissionMode.K8S_JOB, SubmissionMode.HTTP, SubmissionMode.INTERACTIVE}
 )
-
-
-class JobEvent(StrEnum):
-    """Event reasons of the rayjob-controller (seed 001 §8.3, KubeRay's names)."""
-
-    INVALID_RAY_JOB_SPEC = "InvalidRayJobSpec"
-    INVALID_RAY_JOB_METADATA = "InvalidRayJobMetadata"
-    INVALID_RAY_JOB_STATUS = "InvalidRayJobStatus"
-    CREATED_RAY_JOB_SUBMITTER = "CreatedRayJobSubmitter"
-    DELETED_RAY_JOB_SUBMITTER = "DeletedRayJobSubmitter"
-    FAILED_TO_CREATE_RAY_JOB_SUBMITTER = "FailedToCreateRayJobSubmitter"
-    FAILED_TO_DELETE_RAY_JOB_SUBMITTER = "FailedToDeleteRayJobSubmitter"
-    CREATED_RAY_CLUSTER = "CreatedRayCluster"
-    UPDATED_RAY_CLUSTER = "UpdatedRayCluster"
-    DELETED_RAY_CLUSTER = "DeletedRayCluster"
-    FAILED_TO_CREATE_RAY_CLUSTER = "FailedToCreateRayCluster"
-    FAILED_TO_DELETE_RAY_CLUSTER = "FailedToDeleteRayCluster"
-    FAILED_TO_UPDATE_RAY_CLUSTER = "FailedToUpdateRayCluster"
-    RAY_CLUSTER_NOT_FOUND = "RayClusterNotFound"

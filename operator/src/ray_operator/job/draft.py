@@ -13,7 +13,6 @@ from ray_operator.job.observations import Observed, Timing
 from ray_operator.job.spec import JobSpec
 from ray_operator.shape import bounded
 
-MAX_MESSAGE_LENGTH = 1024
 RESET_FIELDS = (
     "rayClusterName",
     "jobId",
@@ -73,7 +72,7 @@ class Draft:
         return not self.obs.problems
 
     def message(self, text: str) -> None:
-        self.set(message=bounded(text, MAX_MESSAGE_LENGTH) or None)
+        self.set(message=bounded(text) or None)
 
     def reset_attempt(self, deployment: str) -> None:
         for key in RESET_FIELDS:

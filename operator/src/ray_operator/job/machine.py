@@ -45,6 +45,7 @@ from ray_operator.job.draft import Draft
 from ray_operator.job.observations import ClusterView, Observed, Timing
 from ray_operator.job.spec import JobSpec
 from ray_operator.job.status import attempt_entry, count, with_attempt
+from ray_operator.reasons import Reason
 
 Body = Mapping[str, Any]
 D = c.DeploymentStatus
@@ -60,7 +61,7 @@ def decide(job: Body, obs: Observed, timing: Timing | None = None) -> Decision:
     if step is None:
         if draft.spec_changed:
             draft.warn(
-                c.JobEvent.INVALID_RAY_JOB_STATUS,
+                Reason.INVALID_RAY_JOB_STATUS,
                 f"The RayJob status is invalid: unknown jobDeploymentStatus {draft.deployment!r}",
             )
     else:
@@ -161,7 +162,7 @@ def _initializing(d: Draft) -> None:
     if cluster is None or not cluster.exists:
         if d.spec.uses_selector:
             text = f"RayCluster {d.spec.namespace}/{name} selected by clusterSelector not found"
-            d.warn(c.JobEvent.RAY_CLUSTER_NOT_FOUND, text)
+            d.warn(Reason.RAY_CLUSTER_NOT_FOUND, text)
             d.message(text)
         else:
             d.actions.append(CreateCluster(builders.child_cluster(d.spec, name)))
@@ -216,7 +217,7 @@ def _running(d: Draft) -> None:
     name = str(d.get("rayClusterName") or "")
     if cluster is None or not cluster.exists:
         text = f"RayCluster {d.spec.namespace}/{name} disappeared while the job was running"
-        d.warn(c.JobEvent.RAY_CLUSTER_NOT_FOUND, text)
+        d.warn(Reason.RAY_CLUSTER_NOT_FOUND, text)
         _fail(d, c.FailureReason.CLUSTER_NOT_FOUND, text, job_status=J.FAILED, stop=False)
         return
     d.set(rayClusterStatus=mirror_cluster_status(cluster.status))

@@ -16,7 +16,7 @@ from ray_operator.cluster.spec import status_of
 from ray_operator.dashboard.jobs import JobInfo
 from ray_operator.job import constants as c
 from ray_operator.job.spec import JobSpec
-from ray_operator.job.validation import JobProblem
+from ray_operator.problems import Problem
 
 Body = Mapping[str, Any]
 Json = dict[str, Any]
@@ -62,7 +62,7 @@ class Observed:
     submitter: SubmitterView | None = None
     dashboard: DashboardView = field(default_factory=DashboardView)
     dashboard_address: str = ""  # host:port of the head service's dashboard (in-cluster)
-    problems: Sequence[JobProblem] = ()
+    problems: Sequence[Problem] = ()
     suffixes: tuple[str, str] = ("aaaaa", "bbbbb")  # fresh name suffixes: cluster, job id
     submission_error: str | None = None  # HTTPMode: the dashboard refused the submission
 

@@ -56,6 +56,7 @@ from ray_operator.job.spec import JobSpec
 from ray_operator.job.validation import validate_job
 from ray_operator.kubeapi import ApiError, Json, KubeApi, namespaced
 from ray_operator.patches import merge_diff
+from ray_operator.reasons import Reason
 
 Key = tuple[str, str]  # (namespace, name)
 ALPHABET = string.ascii_lowercase + string.digits
@@ -204,9 +205,9 @@ class JobReconciler:
                 namespaced(cc.API_VERSION, cc.PLURAL, ns),
                 action.manifest,
                 ref,
-                (c.JobEvent.CREATED_RAY_CLUSTER, f"Created RayCluster {ns}/{name}"),
+                (Reason.CREATED_RAY_CLUSTER, f"Created RayCluster {ns}/{name}"),
                 (
-                    c.JobEvent.FAILED_TO_CREATE_RAY_CLUSTER,
+                    Reason.FAILED_TO_CREATE_RAY_CLUSTER,
                     f"Failed to create RayCluster {ns}/{name}",
                 ),
                 log,
@@ -215,9 +216,9 @@ class JobReconciler:
             await self._delete(
                 namespaced(cc.API_VERSION, cc.PLURAL, ns, action.name),
                 ref,
-                (c.JobEvent.DELETED_RAY_CLUSTER, f"Deleted RayCluster {ns}/{action.name}"),
+                (Reason.DELETED_RAY_CLUSTER, f"Deleted RayCluster {ns}/{action.name}"),
                 (
-                    c.JobEvent.FAILED_TO_DELETE_RAY_CLUSTER,
+                    Reason.FAILED_TO_DELETE_RAY_CLUSTER,
                     f"Failed to delete RayCluster {ns}/{action.name}",
                 ),
                 log,
@@ -228,9 +229,9 @@ class JobReconciler:
                 namespaced("batch/v1", "jobs", ns),
                 action.manifest,
                 ref,
-                (c.JobEvent.CREATED_RAY_JOB_SUBMITTER, f"Created Kubernetes Job {ns}/{name}"),
+                (Reason.CREATED_RAY_JOB_SUBMITTER, f"Created Kubernetes Job {ns}/{name}"),
                 (
-                    c.JobEvent.FAILED_TO_CREATE_RAY_JOB_SUBMITTER,
+                    Reason.FAILED_TO_CREATE_RAY_JOB_SUBMITTER,
                     f"Failed to create Kubernetes Job {ns}/{name}",
                 ),
                 log,
@@ -239,9 +240,9 @@ class JobReconciler:
             await self._delete(
                 namespaced("batch/v1", "jobs", ns, action.name),
                 ref,
-                (c.JobEvent.DELETED_RAY_JOB_SUBMITTER, f"Deleted submitter Job {ns}/{action.name}"),
+                (Reason.DELETED_RAY_JOB_SUBMITTER, f"Deleted submitter Job {ns}/{action.name}"),
                 (
-                    c.JobEvent.FAILED_TO_DELETE_RAY_JOB_SUBMITTER,
+                    Reason.FAILED_TO_DELETE_RAY_JOB_SUBMITTER,
                     f"Failed to delete submitter Job {ns}/{action.name}",
                 ),
                 log,

@@ -8,19 +8,18 @@ deletionStrategy, preRunningDeadlineSeconds), so nothing is silently ignored.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from ray_operator.cluster.shapes import CLUSTER_SPEC, METADATA, POD_TEMPLATE, STRING_MAP
-from ray_operator.cluster.validation import DNS1035, blocking, validate_cluster
+from ray_operator.cluster.validation import DNS1035, validate_cluster
 from ray_operator.job import constants as c
 from ray_operator.job.spec import JobSpec
+from ray_operator.problems import Problem, blocking
+from ray_operator.reasons import Reason
 from ray_operator.shape import (
     INTEGER,
     NUMBER,
     SCALAR,
     STRING,
     Obj,
-    bounded,
     depth_problem,
     shape_problems,
     shown_key,
@@ -55,29 +54,19 @@ RAYJOB = Obj(
 )
 
 
-@dataclass(frozen=True)
-class JobProblem:
-    reason: c.JobEvent
-    message: str
-
-    def __post_init__(self) -> None:
-        # The one place messages are built: Events and status.message get them as they are.
-        object.__setattr__(self, "message", bounded(self.message))
-
-
-def _meta(spec: JobSpec) -> list[JobProblem]:
+def _meta(spec: JobSpec) -> list[Problem]:
     problems = []
     if len(spec.name) > c.MAX_JOB_NAME_LENGTH:
         problems.append(
-            JobProblem(
-                c.JobEvent.INVALID_RAY_JOB_METADATA,
+            Problem(
+                Reason.INVALID_RAY_JOB_METADATA,
                 f"RayJob name should be no more than {c.MAX_JOB_NAME_LENGTH} characters",
             )
         )
     if not DNS1035.match(spec.name):
         problems.append(
-            JobProblem(
-                c.JobEvent.INVALID_RAY_JOB_METADATA,
+            Problem(
+                Reason.INVALID_RAY_JOB_METADATA,
                 "RayJob name should be a valid DNS-1035 label",
             )
         )
@@ -150,13 +139,13 @@ def _shape(spec: JobSpec) -> list[str]:
     return [too_deep] if too_deep else list(shape_problems(spec.raw, RAYJOB, ""))
 
 
-def validate_job(spec: JobSpec) -> list[JobProblem]:
+def validate_job(spec: JobSpec) -> list[Problem]:
     """Everything wrong with the RayJob; empty when it can run. A body whose fields have the
     wrong JSON types gets only those problems: the other checks read typed fields."""
     malformed = _shape(spec)
     problems = _meta(spec) if not malformed else []
     problems += [
-        JobProblem(c.JobEvent.INVALID_RAY_JOB_SPEC, f"The RayJob spec is invalid: {message}")
+        Problem(Reason.INVALID_RAY_JOB_SPEC, f"The RayJob spec is invalid: {message}")
         for message in malformed or _spec(spec)
     ]
     return problems

@@ -11,8 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ray_operator.reasons import EventType
-from ray_operator.service.constants import EventReason
+from ray_operator.reasons import EventType, Reason
 from ray_operator.service.serve import Proxies
 
 Json = dict[str, Any]
@@ -82,7 +81,7 @@ class DeleteCluster:
 @dataclass(frozen=True)
 class Emit:
     type_: EventType
-    reason: EventReason
+    reason: Reason
     message: str
 
 

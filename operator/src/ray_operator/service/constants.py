@@ -44,7 +44,6 @@ DEFAULT_SERVE_APP_NAME: Final = "default"
 SERVE_PORT_NAME: Final = "serve"
 DEFAULT_SERVE_PORT: Final = 8000
 REQUEUE_SECONDS: Final = 2.0  # how often a RayService is looked at while Serve settles
-MAX_MESSAGE_LENGTH: Final = 1024
 
 
 class Condition(StrEnum):
@@ -67,27 +66,3 @@ class ConditionReason(StrEnum):
     SUSPEND_IN_PROGRESS = "SuspendInProgress"
     SUSPEND_COMPLETE = "SuspendComplete"
     RESUMED = "RayServiceResumed"
-
-
-class EventReason(StrEnum):
-    """Event reasons of the rayservice-controller (seed 001 §8.3, KubeRay's names)."""
-
-    INVALID_SPEC = "InvalidRayServiceSpec"
-    INVALID_METADATA = "InvalidRayServiceMetadata"
-    INITIALIZING_TIMEOUT = "RayServiceInitializingTimeout"
-    UPDATED_HEAD_POD_SERVE_LABEL = "UpdatedHeadPodServeLabel"
-    FAILED_TO_UPDATE_HEAD_POD_SERVE_LABEL = "FailedToUpdateHeadPodServeLabel"
-    UPDATED_SERVE_APPLICATIONS = "UpdatedServeApplications"
-    FAILED_TO_UPDATE_SERVE_APPLICATIONS = "FailedToUpdateServeApplications"
-    CREATED_RAY_CLUSTER = "CreatedRayCluster"
-    UPDATED_RAY_CLUSTER = "UpdatedRayCluster"
-    DELETED_RAY_CLUSTER = "DeletedRayCluster"
-    FAILED_TO_CREATE_RAY_CLUSTER = "FailedToCreateRayCluster"
-    FAILED_TO_UPDATE_RAY_CLUSTER = "FailedToUpdateRayCluster"
-    FAILED_TO_DELETE_RAY_CLUSTER = "FailedToDeleteRayCluster"
-    CREATED_SERVICE = "CreatedService"
-    UPDATED_SERVICE = "UpdatedService"
-    DELETED_SERVICE = "DeletedService"
-    FAILED_TO_CREATE_SERVICE = "FailedToCreateService"
-    FAILED_TO_UPDATE_SERVICE = "FailedToUpdateService"
-    FAILED_TO_DELETE_SERVICE = "FailedToDeleteService"

@@ -16,7 +16,7 @@ from ray_operator.cluster import constants as cc
 from ray_operator.dashboard.client import DashboardError
 from ray_operator.events import ObjectRef
 from ray_operator.kubeapi import ApiError, Json, namespaced
-from ray_operator.reasons import EventType
+from ray_operator.reasons import EventType, Reason
 from ray_operator.service import constants as c
 from ray_operator.service.actions import (
     Action,
@@ -39,7 +39,6 @@ from ray_operator.service.builders import (
     is_owned_by,
     retarget_patch,
 )
-from ray_operator.service.constants import EventReason
 from ray_operator.service.serve import ServeConfigError, parse_serve_config, serve_config_hash
 from ray_operator.service.spec import serve_config_text
 
@@ -90,11 +89,11 @@ class Actions:
     def where(self, name: str) -> str:
         return f"{self.namespace}/{name}"
 
-    async def event(self, type_: EventType, reason: EventReason, message: str) -> None:
+    async def event(self, type_: EventType, reason: Reason, message: str) -> None:
         await self.r.events.emit(self.ref, type_, reason, message)
         (self.log.warning if type_ is WARNING else self.log.info)(message)
 
-    async def fail(self, reason: EventReason, message: str) -> None:
+    async def fail(self, reason: Reason, message: str) -> None:
         self.failures.append(message)
         await self.event(WARNING, reason, message)
 
@@ -127,12 +126,12 @@ class Actions:
             if error.already_exists:
                 return
             await self.fail(
-                EventReason.FAILED_TO_CREATE_RAY_CLUSTER,
+                Reason.FAILED_TO_CREATE_RAY_CLUSTER,
                 f"Failed to create the RayCluster {self.where(name)}: {error.message}",
             )
             return
         await self.event(
-            NORMAL, EventReason.CREATED_RAY_CLUSTER, f"Created the RayCluster {self.where(name)}"
+            NORMAL, Reason.CREATED_RAY_CLUSTER, f"Created the RayCluster {self.where(name)}"
         )
 
     async def update_cluster(self, name: str) -> None:
@@ -146,12 +145,12 @@ class Actions:
             )
         except ApiError as error:
             await self.fail(
-                EventReason.FAILED_TO_UPDATE_RAY_CLUSTER,
+                Reason.FAILED_TO_UPDATE_RAY_CLUSTER,
                 f"Failed to update the RayCluster {self.where(name)}: {error.message}",
             )
             return
         await self.event(
-            NORMAL, EventReason.UPDATED_RAY_CLUSTER, f"Updated the RayCluster {self.where(name)}"
+            NORMAL, Reason.UPDATED_RAY_CLUSTER, f"Updated the RayCluster {self.where(name)}"
         )
 
     async def annotate_cluster(self, name: str, annotations: Mapping[str, str]) -> None:
@@ -169,7 +168,7 @@ class Actions:
         try:
             config = parse_serve_config(text)
         except ServeConfigError as error:
-            await self.fail(EventReason.FAILED_TO_UPDATE_SERVE_APPLICATIONS, f"{prefix}: {error}")
+            await self.fail(Reason.FAILED_TO_UPDATE_SERVE_APPLICATIONS, f"{prefix}: {error}")
             return
         url = self.r.resolver.for_cluster(cluster)
         self.log.info(
@@ -179,7 +178,7 @@ class Actions:
             await self.r.dashboards.client(url).put_serve_applications(config)
         except DashboardError as error:
             await self.fail(
-                EventReason.FAILED_TO_UPDATE_SERVE_APPLICATIONS, f"{prefix}: {error.message}"
+                Reason.FAILED_TO_UPDATE_SERVE_APPLICATIONS, f"{prefix}: {error.message}"
             )
             return
         try:
@@ -191,7 +190,7 @@ class Actions:
                 raise
         await self.event(
             NORMAL,
-            EventReason.UPDATED_SERVE_APPLICATIONS,
+            Reason.UPDATED_SERVE_APPLICATIONS,
             f"Updated serve applications to the RayCluster {self.where(name)}",
         )
 
@@ -207,7 +206,7 @@ class Actions:
                 return
             if action.head:
                 await self.fail(
-                    EventReason.FAILED_TO_UPDATE_HEAD_POD_SERVE_LABEL,
+                    Reason.FAILED_TO_UPDATE_HEAD_POD_SERVE_LABEL,
                     f"Failed to update the serve label to {action.value!r} for {what}: "
                     f"{error.message}",
                 )
@@ -216,7 +215,7 @@ class Actions:
             return
         message = f"Updated the serve label to {action.value!r} for {what}"
         if action.head:
-            await self.event(NORMAL, EventReason.UPDATED_HEAD_POD_SERVE_LABEL, message)
+            await self.event(NORMAL, Reason.UPDATED_HEAD_POD_SERVE_LABEL, message)
         else:
             self.log.info(message)
 
@@ -239,9 +238,9 @@ class Actions:
                 if error.already_exists:
                     return  # created meanwhile; the next pass checks its selector
                 message = f"Failed to create the service {where}: {error.message}"
-                await self.fail(EventReason.FAILED_TO_CREATE_SERVICE, message)
+                await self.fail(Reason.FAILED_TO_CREATE_SERVICE, message)
                 raise
-            await self.event(NORMAL, EventReason.CREATED_SERVICE, f"Created the service {where}")
+            await self.event(NORMAL, Reason.CREATED_SERVICE, f"Created the service {where}")
             return
         patch = retarget_patch(desired, current)
         if patch is None:
@@ -250,10 +249,10 @@ class Actions:
             await self.r.api.merge_patch(path, patch)
         except ApiError as error:
             message = f"Failed to update the service {where}: {error.message}"
-            await self.fail(EventReason.FAILED_TO_UPDATE_SERVICE, message)
+            await self.fail(Reason.FAILED_TO_UPDATE_SERVICE, message)
             raise
         message = f"Updated the service {where} to select RayCluster {cluster}"
-        await self.event(NORMAL, EventReason.UPDATED_SERVICE, message)
+        await self.event(NORMAL, Reason.UPDATED_SERVICE, message)
 
     async def schedule_deletion(self, name: str, at: str) -> None:
         try:
@@ -273,13 +272,13 @@ class Actions:
             if error.not_found:
                 return
             await self.fail(
-                EventReason.FAILED_TO_DELETE_RAY_CLUSTER,
+                Reason.FAILED_TO_DELETE_RAY_CLUSTER,
                 f"Failed to delete the RayCluster {self.where(name)}: {error.message}",
             )
             return
         await self.event(
             NORMAL,
-            EventReason.DELETED_RAY_CLUSTER,
+            Reason.DELETED_RAY_CLUSTER,
             f"Deleted the RayCluster {self.where(name)}: {why}",
         )
 
@@ -292,15 +291,15 @@ class Actions:
                 cc.PLURAL,
                 cc.API_VERSION,
                 "RayCluster",
-                EventReason.FAILED_TO_DELETE_RAY_CLUSTER,
-                EventReason.DELETED_RAY_CLUSTER,
+                Reason.FAILED_TO_DELETE_RAY_CLUSTER,
+                Reason.DELETED_RAY_CLUSTER,
             ),
             (
                 "services",
                 "v1",
                 "Service",
-                EventReason.FAILED_TO_DELETE_SERVICE,
-                EventReason.DELETED_SERVICE,
+                Reason.FAILED_TO_DELETE_SERVICE,
+                Reason.DELETED_SERVICE,
             ),
         ):
             items = await self.r.api.list(

@@ -19,18 +19,10 @@ from ray_operator.cluster.status import mirror_cluster_status
 from ray_operator.conditions import Condition as ConditionDict
 from ray_operator.conditions import find_condition, is_true, remove_condition, set_condition
 from ray_operator.patches import merge_diff
-from ray_operator.service import constants as c
 from ray_operator.service.constants import Condition, ConditionReason
+from ray_operator.shape import bounded
 
 Status = dict[str, Any]
-
-
-def clip(message: str) -> str:
-    return (
-        message
-        if len(message) <= c.MAX_MESSAGE_LENGTH
-        else message[: c.MAX_MESSAGE_LENGTH - 3] + "..."
-    )
 
 
 def cluster_block(
@@ -65,7 +57,7 @@ def _set(
         type_=type_,
         status=status,
         reason=reason,
-        message=clip(message),
+        message=bounded(message),
         now=now,
         observed_generation=generation,
     )
@@ -352,7 +344,7 @@ def with_failures(status: Status, failures: Sequence[str], now: str, generation:
         type_=str(ready["type"]),
         status=str(ready["status"]),
         reason=str(ready["reason"]),
-        message=clip(message),
+        message=bounded(message),
         now=now,
         observed_generation=generation,
     )

@@ -36,7 +36,7 @@ from ray_operator.clock import parse_time, rfc3339
 from ray_operator.cluster import constants as cc
 from ray_operator.cluster.spec import conditions_of, status_of
 from ray_operator.conditions import find_condition, is_true
-from ray_operator.reasons import EventType
+from ray_operator.reasons import EventType, Reason
 from ray_operator.service import constants as c
 from ray_operator.service import status as st
 from ray_operator.service.actions import (
@@ -53,7 +53,7 @@ from ray_operator.service.actions import (
     UpdateCluster,
 )
 from ray_operator.service.changes import Change, classify
-from ray_operator.service.constants import Condition, ConditionReason, EventReason
+from ray_operator.service.constants import Condition, ConditionReason
 from ray_operator.service.serve import (
     all_running,
     failed_applications,
@@ -301,7 +301,7 @@ def step(service: Body, observed: Observed) -> Step:
             p.actions.append(
                 Emit(
                     EventType.WARNING,
-                    EventReason.FAILED_TO_UPDATE_SERVE_APPLICATIONS,
+                    Reason.FAILED_TO_UPDATE_SERVE_APPLICATIONS,
                     f"Serve application {line} (RayCluster {p.ref(name)})",
                 )
             )
@@ -370,7 +370,7 @@ def _check_timeout(
     p.actions.append(
         Emit(
             EventType.WARNING,
-            EventReason.INITIALIZING_TIMEOUT,
+            Reason.RAY_SERVICE_INITIALIZING_TIMEOUT,
             f"RayService initializing timeout exceeded after {spent} "
             f"(configured timeout: {timeout})",
         )

@@ -12,12 +12,12 @@ Fields the RayCluster reconciler only ignores are reported by it on the child cl
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from ray_operator.cluster import constants as cc
 from ray_operator.cluster.shapes import CLUSTER_SPEC, HEAD_SERVICE, METADATA
-from ray_operator.cluster.validation import DNS1035, blocking, validate_cluster
+from ray_operator.cluster.validation import DNS1035, validate_cluster
+from ray_operator.problems import Problem, blocking
 from ray_operator.reasons import Reason
 from ray_operator.service import constants as c
 from ray_operator.service.builders import is_serve_port
@@ -35,7 +35,6 @@ from ray_operator.shape import (
     SCALAR,
     STRING,
     Obj,
-    bounded,
     depth_problem,
     shape_problems,
     shown,
@@ -62,24 +61,14 @@ RAYSERVICE = Obj(
 )
 
 
-@dataclass(frozen=True)
-class Problem:
-    reason: c.EventReason
-    message: str
-
-    def __post_init__(self) -> None:
-        # The one place messages are built: Events and the Ready condition get them as they are.
-        object.__setattr__(self, "message", bounded(self.message))
-
-
 def validate_service(service: Body) -> list[Problem]:
     """Everything wrong with the RayService. A body whose fields have the wrong JSON types gets
     only those problems: the other checks read typed fields."""
     too_deep = depth_problem(service.get("spec"), "spec")
     if too_deep:
-        return [Problem(c.EventReason.INVALID_SPEC, too_deep)]
+        return [Problem(Reason.INVALID_RAY_SERVICE_SPEC, too_deep)]
     malformed = [
-        Problem(c.EventReason.INVALID_SPEC, message)
+        Problem(Reason.INVALID_RAY_SERVICE_SPEC, message)
         for message in shape_problems(service, RAYSERVICE, "")
     ]
     return malformed or [*_metadata(service), *_spec(service)]
@@ -89,13 +78,13 @@ def _metadata(service: Body) -> Iterator[Problem]:
     name = name_of(service)
     if len(name) > MAX_NAME_LENGTH:
         yield Problem(
-            c.EventReason.INVALID_METADATA,
+            Reason.INVALID_RAY_SERVICE_METADATA,
             f"RayService name {shown(name)} is longer than {MAX_NAME_LENGTH} characters (its "
             "RayClusters are named <name>-<5 characters>)",
         )
     if not DNS1035.match(name):
         yield Problem(
-            c.EventReason.INVALID_METADATA,
+            Reason.INVALID_RAY_SERVICE_METADATA,
             f"RayService name {shown(name)} is not a DNS-1035 label (lowercase letters, digits and "
             "'-', starting with a letter)",
         )
@@ -103,7 +92,7 @@ def _metadata(service: Body) -> Iterator[Problem]:
     timeout = annotations.get(c.ANNOTATION_INITIALIZING_TIMEOUT)
     if timeout is not None and parse_duration(str(timeout)) is None:
         yield Problem(
-            c.EventReason.INVALID_METADATA,
+            Reason.INVALID_RAY_SERVICE_METADATA,
             f"annotation {c.ANNOTATION_INITIALIZING_TIMEOUT} must be a positive duration "
             f"(e.g. 30m, 1h) or a number of seconds, got {shown(timeout)}",
         )
@@ -118,7 +107,7 @@ def _head_ports(config: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 
 def _spec(service: Body) -> Iterator[Problem]:
     config = cluster_config(service)
-    invalid = c.EventReason.INVALID_SPEC
+    invalid = Reason.INVALID_RAY_SERVICE_SPEC
     if not config:
         yield Problem(invalid, "spec.rayClusterConfig is required")
         return
