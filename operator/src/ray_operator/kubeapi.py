@@ -1,20 +1,21 @@
 """A small asyncio Kubernetes API client: JSON dicts over aiohttp, with the credentials of
 KUBECONFIG or the pod's service account.
 
-Only what the reconcilers need (get, list, create, patch, delete on namespaced paths). Reads
-are quorum reads straight from the apiserver, so a reconcile never acts on a stale cache.
-Transient failures (connection errors, 429, 5xx) are retried briefly, except for a create
-that may already have reached the apiserver. Every attempt first takes a token from the
-client-side rate limiter (`throttle`).
+Only what the operator needs: get, list and watch (the informers in `core/informer.py`),
+create, merge and JSON patch, replace and delete on namespaced paths. Transient failures
+(connection errors, 429, 5xx) are retried briefly, except for a create that may already have
+reached the apiserver. Every attempt first takes a token from the client-side rate limiter
+(`throttle`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import builtins
 import json
 import os
 import ssl
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -233,3 +234,72 @@ class KubeApi:
         return await self.request(
             "DELETE", path, body={"kind": "DeleteOptions", "propagationPolicy": propagation}
         )
+
+    async def list_with_version(
+        self, path: str, *, label_selector: str | None = None
+    ) -> tuple[builtins.list[Json], str]:
+        """The items and the list's resourceVersion, to start a watch from."""
+        params = {"labelSelector": label_selector} if label_selector else None
+        listed = await self.request("GET", path, params=params)
+        items: builtins.list[Json] = listed.get("items") or []
+        return items, str((listed.get("metadata") or {}).get("resourceVersion") or "")
+
+    async def watch(
+        self,
+        path: str,
+        *,
+        resource_version: str,
+        label_selector: str | None = None,
+        timeout_seconds: int = 300,
+    ) -> AsyncIterator[Json]:
+        """Watch events after `resource_version` ({"type", "object"}), with bookmarks, until the
+        server ends the stream (after about `timeout_seconds`). An expired version arrives as
+        an ERROR event carrying a Status with code 410, as the apiserver sends it."""
+        params = {
+            "watch": "1",
+            "resourceVersion": resource_version,
+            "allowWatchBookmarks": "true",
+            "timeoutSeconds": str(timeout_seconds),
+        }
+        if label_selector:
+            params["labelSelector"] = label_selector
+        headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
+        token = self._connection.authorization()
+        if token:
+            headers["Authorization"] = token
+        await self.limiter.acquire()
+        self.requests += 1
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=timeout_seconds + 30)
+        async with self._client().get(
+            self._connection.server + path, params=params, headers=headers, timeout=timeout
+        ) as response:
+            if response.status >= 400:
+                text = await response.text()
+                try:
+                    payload = json.loads(text)
+                except ValueError:
+                    payload = {"message": text}
+                raise ApiError(
+                    response.status,
+                    str(payload.get("reason") or response.reason or ""),
+                    str(payload.get("message") or text),
+                    payload,
+                )
+            buffer = b""
+            async for chunk in response.content.iter_any():
+                buffer += chunk
+                *lines, buffer = buffer.split(b"\n")
+                for line in lines:
+                    if line.strip():
+                        yield json.loads(line)
+            if buffer.strip():
+                yield json.loads(buffer)
+
+    async def json_patch(self, path: str, operations: builtins.list[Json]) -> Json:
+        """An RFC 6902 patch: it can remove keys, and a `test` operation makes it conditional."""
+        return await self.request(
+            "PATCH", path, body=operations, content_type="application/json-patch+json"
+        )
+
+    async def replace(self, path: str, body: Json) -> Json:
+        return await self.request("PUT", path, body=body)
