@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ray_cluster_factory as f
 
-from ray_operator.cluster.service import desired_head_service, endpoints, service_drift
+from ray_operator.cluster.service import desired_head_service, endpoints, service_corrections
 
 
 def test_default_head_service_exposes_the_default_ports() -> None:
@@ -83,6 +83,26 @@ def test_drift_ignores_allocated_fields_and_reports_type_changes() -> None:
             "ports": [{**p, "nodePort": None} for p in desired["spec"]["ports"]],
         },
     }
-    assert service_drift(desired, live) is None
+    assert service_corrections(desired, live) == []
     live["spec"]["type"] = "NodePort"
-    assert service_drift(desired, live) == {"spec": {"type": "ClusterIP"}}
+    assert service_corrections(desired, live) == [
+        {"op": "add", "path": "/spec/type", "value": "ClusterIP"}
+    ]
+
+
+def test_a_foreign_selector_key_is_removed_and_foreign_labels_are_kept() -> None:
+    desired = desired_head_service(f.cluster())
+    live = {
+        "metadata": {
+            **desired["metadata"],
+            "labels": {**desired["metadata"]["labels"], "team": "a", "ray.io/node-type": "x"},
+        },
+        "spec": {
+            **desired["spec"],
+            "selector": {**desired["spec"]["selector"], "app.kubernetes.io/created-by": "kuberay"},
+        },
+    }
+    assert service_corrections(desired, live) == [
+        {"op": "add", "path": "/spec/selector", "value": desired["spec"]["selector"]},
+        {"op": "add", "path": "/metadata/labels/ray.io~1node-type", "value": "head"},
+    ]

@@ -1,13 +1,13 @@
-"""kopf is configured never to touch a Ray resource's metadata, and to stream only our pods,
-services and submitter Jobs."""
+"""kopf is configured never to touch a Ray resource's metadata; the informers stream only our
+pods, services, EndpointSlices, submitter Jobs and child RayClusters."""
 
 from __future__ import annotations
 
 import kopf
 
-from ray_operator.app import kopf_settings
-from ray_operator.cluster.handlers import fingerprint
+from ray_operator.app import Caches, kopf_settings
 from ray_operator.settings import Settings
+from ray_operator.watching import fingerprint as watched
 
 
 def test_kopf_keeps_its_bookkeeping_in_status_and_posts_no_events() -> None:
@@ -22,16 +22,22 @@ def test_kopf_keeps_its_bookkeeping_in_status_and_posts_no_events() -> None:
     assert "kopf" in patch["status"]
 
 
-def test_pods_and_services_are_filtered_server_side() -> None:
-    settings = kopf_settings(Settings())
-    selectors = {
-        str(selector): value for selector, value in settings.watching.label_selectors.items()
-    }
-    assert sorted(selectors.values()) == [
-        "ray.io/cluster",
-        "ray.io/cluster",
-        "ray.io/originated-from-crd=RayJob",  # the RayJobs' submitter Jobs
+def fingerprint(body: dict[str, object]) -> tuple[object, ...]:
+    return watched(body, ("ray.io/restarted-at",))
+
+
+def test_owned_objects_are_filtered_server_side() -> None:
+    informers = Caches().informers(None, ("a", "b"))  # type: ignore[arg-type]
+    assert sorted((i.resource.plural, i.resource.label_selector) for i in informers) == [
+        ("endpointslices", "ray.io/originated-from-crd=RayService"),
+        ("jobs", "ray.io/originated-from-crd=RayJob"),  # the RayJobs' submitter Jobs
+        ("pods", "ray.io/cluster"),
+        ("rayclusters", "ray.io/originated-from-crd"),  # RayJobs' and RayServices' clusters
+        ("services", "ray.io/cluster"),
+        ("services", "ray.io/originated-from-crd=RayService"),
     ]
+    assert informers[0].resource.path("a") == "/api/v1/namespaces/a/pods"
+    assert informers[0].resource.path(None) == "/api/v1/pods"
 
 
 def test_status_changes_do_not_change_the_fingerprint() -> None:

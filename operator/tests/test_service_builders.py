@@ -12,7 +12,7 @@ from ray_operator.service.builders import (
     desired_serve_service,
     in_place_patch,
     new_cluster_name,
-    retarget_patch,
+    retarget_operations,
     selected_cluster,
 )
 from ray_operator.service.changes import Change, classify
@@ -141,12 +141,19 @@ def test_head_service_of_the_rayservice_follows_the_serving_cluster() -> None:
     assert {p["name"] for p in svc["spec"]["ports"]} >= {"dashboard", "gcs-server", "serve"}
 
 
-def test_retarget_patch_moves_only_the_selector() -> None:
+def test_retargeting_replaces_only_the_whole_selector() -> None:
     current = desired_serve_service(f.service(), "svc-old00")
     current["spec"]["clusterIP"] = "10.96.0.10"
-    assert retarget_patch(desired_serve_service(f.service(), "svc-old00"), current) is None
-    patch = retarget_patch(desired_serve_service(f.service(), "svc-new00"), current)
-    assert patch == {"spec": {"selector": {"ray.io/cluster": "svc-new00", "ray.io/serve": "true"}}}
+    assert retarget_operations(desired_serve_service(f.service(), "svc-old00"), current) == []
+    current["spec"]["selector"]["app.kubernetes.io/created-by"] = "kuberay-operator"
+    ops = retarget_operations(desired_serve_service(f.service(), "svc-new00"), current)
+    assert ops == [
+        {
+            "op": "add",
+            "path": "/spec/selector",
+            "value": {"ray.io/cluster": "svc-new00", "ray.io/serve": "true"},
+        }
+    ]
 
 
 def test_cluster_names_are_the_service_name_and_five_characters() -> None:

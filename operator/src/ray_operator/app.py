@@ -9,7 +9,7 @@ import contextlib
 import signal
 import threading
 from collections.abc import Awaitable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import kopf
@@ -17,9 +17,13 @@ from kopf._cogs.structs.references import Insights  # kopf.operator(insights=...
 from loguru import logger
 
 from ray_operator.cluster import constants as cluster_constants
-from ray_operator.cluster import handlers as cluster_handlers
-from ray_operator.cluster.reconciler import ClusterReconciler
+from ray_operator.cluster.kind import ClusterKind
+from ray_operator.cluster.status import log_status as log_cluster_status
 from ray_operator.controller import Controller
+from ray_operator.core.informer import Informer, Resource
+from ray_operator.core.loop import Loop
+from ray_operator.core.memory import Memories
+from ray_operator.core.store import Store
 from ray_operator.dashboard.addresses import DashboardResolver
 from ray_operator.dashboard.client import DashboardHttp
 from ray_operator.discovery import (
@@ -32,15 +36,15 @@ from ray_operator.discovery import (
 from ray_operator.events import EventRecorder
 from ray_operator.health import HealthState, start_health_server
 from ray_operator.job import constants as job_constants
-from ray_operator.job import handlers as job_handlers
-from ray_operator.job.reconciler import JobReconciler
+from ray_operator.job.kind import JobKind, log_transition
 from ray_operator.kubeapi import Connection, KubeApi, load_connection
 from ray_operator.leader import LeaderElector
 from ray_operator.service import constants as service_constants
-from ray_operator.service import handlers as service_handlers
-from ray_operator.service.reconciler import ServiceReconciler
+from ray_operator.service.kind import ServiceKind
+from ray_operator.service.status import log_status as log_service_status
 from ray_operator.settings import Settings
 from ray_operator.throttle import RetryDelays
+from ray_operator.watching import enqueue_owners, primary_handler
 
 LEASE_NAME = "ray-operator-leader"
 
@@ -53,6 +57,7 @@ class Runtime:
     connection: Connection
     api: KubeApi
     controllers: list[Controller[Any]]
+    informers: list[Informer]
     recorders: list[EventRecorder]
     dashboards: DashboardHttp
     registry: kopf.OperatorRegistry
@@ -74,8 +79,6 @@ def kopf_settings(settings: Settings) -> kopf.OperatorSettings:
     result.watching.client_timeout = 330
     # An apiserver that is down (not started yet, restarting) is waited for, with jitter.
     result.networking.error_backoffs = RetryDelays()
-    cluster_handlers.watch_selectors(result)
-    job_handlers.watch_selectors(result)
     return result
 
 
@@ -96,53 +99,143 @@ def login_handler(connection: Connection) -> Any:
     return login
 
 
+@dataclass
+class Caches:
+    """The stores the reconcilers read, and the informers that fill the owned ones."""
+
+    clusters: Store = field(default_factory=lambda: Store("RayCluster"))  # kopf-fed
+    jobs: Store = field(default_factory=lambda: Store("RayJob"))  # kopf-fed
+    services: Store = field(default_factory=lambda: Store("RayService"))  # kopf-fed
+    pods: Store = field(default_factory=lambda: Store("Pod"))
+    head_services: Store = field(default_factory=lambda: Store("Service"))
+    children: Store = field(default_factory=lambda: Store("RayCluster (child)"))
+    submitters: Store = field(default_factory=lambda: Store("Job"))
+    serve_services: Store = field(default_factory=lambda: Store("Service (RayService)"))
+    slices: Store = field(default_factory=lambda: Store("EndpointSlice"))
+
+    def informers(self, api: KubeApi, namespaces: tuple[str, ...]) -> list[Informer]:
+        origin = cluster_constants.LABEL_ORIGINATED_FROM_CRD
+        rayservice = f"{origin}={service_constants.ORIGINATED_FROM_CRD}"
+        owned = (
+            (self.pods, Resource("v1", "pods", cluster_constants.LABEL_CLUSTER)),
+            (self.head_services, Resource("v1", "services", cluster_constants.LABEL_CLUSTER)),
+            (
+                self.children,
+                Resource(cluster_constants.API_VERSION, cluster_constants.PLURAL, origin),
+            ),
+            (self.submitters, Resource("batch/v1", "jobs", f"{origin}={job_constants.KIND}")),
+            (self.serve_services, Resource("v1", "services", rayservice)),
+            (self.slices, Resource("discovery.k8s.io/v1", "endpointslices", rayservice)),
+        )
+        return [Informer(api, resource, store, namespaces) for store, resource in owned]
+
+
 def build_runtime(settings: Settings) -> Runtime:
     connection = load_connection()
     api = KubeApi(connection, qps=settings.kube_api_qps, burst=settings.kube_api_burst)
-    events = EventRecorder(
-        api, component=cluster_constants.COMPONENT, instance=settings.identity, background=True
-    )
-    reconciler = ClusterReconciler(api, events, cluster_domain=settings.cluster_domain)
-    clusters: Controller[tuple[str, str]] = Controller(
-        "raycluster",
-        reconciler.reconcile,
-        workers=settings.workers,
-        resync_period=settings.resync_period,
-        kind=cluster_constants.KIND,
-    )
-    registry = kopf.OperatorRegistry()
-    kopf.on.login(registry=registry, id="kubeconfig-or-service-account")(login_handler(connection))
-    cluster_handlers.register(registry, clusters)
+    caches = Caches()
+    memories = Memories()
     dashboards = DashboardHttp()
     resolver = DashboardResolver(settings.dashboard_map, cluster_domain=settings.cluster_domain)
-    service_events = EventRecorder(
-        api, component=service_constants.COMPONENT, instance=settings.identity
+    registry = kopf.OperatorRegistry()
+    kopf.on.login(registry=registry, id="kubeconfig-or-service-account")(login_handler(connection))
+    recorders: list[EventRecorder] = []
+
+    def controller(
+        name: str, kind: Any, primary: Store, owned: list[Store], **loop: Any
+    ) -> Controller[tuple[str, str]]:
+        events = EventRecorder(
+            api, component=f"{name}-controller", instance=settings.identity, background=True
+        )
+        recorders.append(events)
+        reconciler = Loop(kind, api, events, primary, owned, memories, **loop)
+        return Controller(
+            name,
+            reconciler.reconcile,
+            workers=settings.workers,
+            resync_period=settings.resync_period,
+            kind=kind.kind,
+        )
+
+    cluster_kind = ClusterKind(caches.pods, caches.head_services, settings.cluster_domain)
+    clusters = controller(
+        "raycluster",
+        cluster_kind,
+        caches.clusters,
+        [caches.pods, caches.head_services],
+        log_status=log_cluster_status,
     )
-    services: Controller[tuple[str, str]] = Controller(
-        "rayservice",
-        ServiceReconciler(api, service_events, dashboards, resolver).reconcile,
-        workers=settings.workers,
-        resync_period=settings.resync_period,
-        kind=service_constants.KIND,
-    )
-    service_handlers.register(registry, services)
-    job_events = EventRecorder(api, component=job_constants.COMPONENT, instance=settings.identity)
-    job_reconciler = JobReconciler(api, job_events, dashboards, resolver)
-    jobs: Controller[tuple[str, str]] = Controller(
+    job_kind = JobKind(caches.children, caches.clusters, caches.submitters, dashboards, resolver)
+    jobs = controller(
         "rayjob",
-        job_reconciler.reconcile,
-        workers=settings.workers,
-        resync_period=settings.resync_period,
+        job_kind,
+        caches.jobs,
+        [caches.children, caches.submitters],
+        stamps_update_time=False,
+        log_status=log_transition,
     )
-    job_handlers.register(
-        registry, jobs, on_deleted=job_reconciler.stop_deleted, forget=job_reconciler.forget
+    service_kind = ServiceKind(
+        caches.children, caches.pods, caches.serve_services, caches.slices, dashboards, resolver
     )
+    services = controller(
+        "rayservice",
+        service_kind,
+        caches.services,
+        [caches.children, caches.serve_services, caches.pods],
+        log_status=log_service_status,
+    )
+
+    def register(
+        plural: str, primary: Store, ctl: Controller[Any], annotations: tuple[str, ...], **kw: Any
+    ) -> None:
+        kopf.on.event(
+            cluster_constants.GROUP, cluster_constants.VERSION, plural, registry=registry, id=plural
+        )(primary_handler(primary, ctl, memories, annotations, **kw))
+
+    background: set[asyncio.Task[None]] = set()
+
+    def stop_deleted(_key: tuple[str, str], body: dict[str, Any]) -> None:
+        task = asyncio.create_task(job_kind.stop_deleted(body))
+        background.add(task)
+        task.add_done_callback(background.discard)
+
+    register(
+        cluster_constants.PLURAL,
+        caches.clusters,
+        clusters,
+        (cluster_constants.ANNOTATION_RESTARTED_AT,),
+    )
+    register(job_constants.PLURAL, caches.jobs, jobs, (), on_deleted=stop_deleted)
+    register(
+        service_constants.PLURAL,
+        caches.services,
+        services,
+        (service_constants.ANNOTATION_INITIALIZING_TIMEOUT,),
+    )
+    caches.pods.listen(enqueue_owners(caches.clusters, clusters))
+    caches.head_services.listen(enqueue_owners(caches.clusters, clusters))
+    caches.children.listen(enqueue_owners(caches.jobs, jobs))
+    caches.children.listen(enqueue_owners(caches.services, services))
+    caches.submitters.listen(enqueue_owners(caches.jobs, jobs))
+    caches.serve_services.listen(enqueue_owners(caches.services, services))
+    caches.slices.listen(enqueue_owners(caches.services, services, via=caches.serve_services))
+    for store in (
+        caches.pods,
+        caches.head_services,
+        caches.children,
+        caches.submitters,
+        caches.serve_services,
+    ):
+        store.listen(memories.observe)
     controllers: list[Controller[Any]] = [clusters, services, jobs]
+    informers = caches.informers(api, settings.namespaces)
 
     def stats() -> dict[str, Any]:
         return {
             "apiRequests": api.requests,
             "apiThrottledSeconds": round(api.limiter.waited_seconds, 3),
+            "memories": len(memories),
+            "cached": {i.store.name: len(i.store) for i in informers},
             "controllers": {
                 c.name: {
                     "reconciles": c.stats.reconciles,
@@ -159,7 +252,8 @@ def build_runtime(settings: Settings) -> Runtime:
         connection=connection,
         api=api,
         controllers=controllers,
-        recorders=[events],
+        informers=informers,
+        recorders=recorders,
         dashboards=dashboards,
         registry=registry,
         kopf_settings=kopf_settings(settings),
@@ -193,6 +287,10 @@ async def _reconcile_when_elected(runtime: Runtime, stopping: asyncio.Event) -> 
                 return
             if campaign in done:
                 raise RuntimeError("leader election ended before leadership was acquired")
+        # No reconcile before every owned-object cache holds a full listing (controller-runtime's
+        # WaitForCacheSync): a partial view would create pods that already exist.
+        if not await _unless_stopped(_synced(runtime.informers), stopping):
+            return
         runtime.health.leader = True
         workers = [asyncio.create_task(c.run(), name=c.name) for c in runtime.controllers]
         tasks += workers
@@ -250,6 +348,10 @@ async def run(runtime: Runtime) -> int:
         port=settings.health_port,
     )
     _handle_signals(runtime, stopping)
+    informing = [
+        asyncio.create_task(i.run(), name=f"informer-{i.resource.plural}")
+        for i in runtime.informers
+    ]
     reconciling = asyncio.create_task(
         _reconcile_when_elected(runtime, stopping), name="reconcilers"
     )
@@ -283,6 +385,9 @@ async def run(runtime: Runtime) -> int:
         reconciling.cancel()
         await _quietly(asyncio.gather(reconciling, return_exceptions=True))
         kopf_stop.set()
+        for task in informing:
+            task.cancel()
+        await asyncio.gather(*informing, return_exceptions=True)
         runtime.health.alive = False
         if watching is not None:
             with contextlib.suppress(asyncio.TimeoutError, Exception):
@@ -332,6 +437,10 @@ async def _watch(
     else:
         started.cancel()
     await operator
+
+
+async def _synced(informers: list[Informer]) -> None:
+    await _all_set(*(i.store.synced for i in informers))
 
 
 async def _all_set(*events: asyncio.Event) -> None:

@@ -103,28 +103,37 @@ def _custom_ports(spec: Mapping[str, Any], taken: set[str]) -> list[Manifest]:
     ]
 
 
-def service_drift(desired: Mapping[str, Any], actual: Mapping[str, Any]) -> Manifest | None:
-    """A merge patch bringing `actual` to `desired` on the fields we own, or None if equal.
+def _escape(key: str) -> str:
+    """A JSON pointer segment (RFC 6901)."""
+    return key.replace("~", "~0").replace("/", "~1")
 
-    Allocated fields (clusterIP, node ports when not requested) are left to the apiserver.
-    """
+
+def service_corrections(desired: Mapping[str, Any], actual: Mapping[str, Any]) -> list[Manifest]:
+    """JSON patch operations bringing `actual` to `desired` where the operator owns the field,
+    or [] when nothing differs. The selector and the ports are owned whole (a key someone else
+    added to the selector is removed: it would leave the Service without endpoints); of the
+    labels, only the keys the operator sets. Allocated fields (clusterIP, node ports when not
+    requested) are left to the apiserver."""
     want = desired.get("spec") or {}
     have = actual.get("spec") or {}
-    patch_spec: Manifest = {}
-    if want.get("type") != have.get("type"):
-        patch_spec["type"] = want.get("type")
-    if want.get("selector") != have.get("selector"):
-        patch_spec["selector"] = want.get("selector")
+    ops: list[Manifest] = []
+    for field in ("type", "selector"):
+        if want.get(field) != have.get(field):
+            ops.append({"op": "add", "path": f"/spec/{field}", "value": want.get(field)})
     if _port_keys(want.get("ports") or []) != _port_keys(have.get("ports") or []):
-        patch_spec["ports"] = want.get("ports")
+        ops.append({"op": "add", "path": "/spec/ports", "value": want.get("ports")})
     labels = (desired.get("metadata") or {}).get("labels") or {}
-    have_labels = (actual.get("metadata") or {}).get("labels") or {}
-    patch: Manifest = {}
-    if any(have_labels.get(k) != v for k, v in labels.items()):
-        patch["metadata"] = {"labels": labels}
-    if patch_spec:
-        patch["spec"] = patch_spec
-    return patch or None
+    have_labels = (actual.get("metadata") or {}).get("labels")
+    if not isinstance(have_labels, Mapping):
+        if labels:
+            ops.append({"op": "add", "path": "/metadata/labels", "value": dict(labels)})
+    else:
+        ops += [
+            {"op": "add", "path": f"/metadata/labels/{_escape(k)}", "value": v}
+            for k, v in labels.items()
+            if have_labels.get(k) != v
+        ]
+    return ops
 
 
 def _port_keys(ports: list[Mapping[str, Any]]) -> list[tuple[Any, ...]]:

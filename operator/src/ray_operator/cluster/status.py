@@ -33,6 +33,7 @@ from ray_operator.cluster.spec import (
     worker_groups,
 )
 from ray_operator.conditions import Condition, is_true, remove_condition, set_condition
+from ray_operator.core.actions import Failure
 from ray_operator.patches import merge_diff
 from ray_operator.quantity import (
     QuantityError,
@@ -49,15 +50,6 @@ HEAD_POD_READY = "HeadPodReady"
 REPLICA_FAILURE = "ReplicaFailure"
 SUSPENDING = "RayClusterSuspending"
 SUSPENDED = "RayClusterSuspended"
-
-
-@dataclass(frozen=True)
-class Failure:
-    """An API call of this pass that failed: condition reason (FailedCreateWorkerPod...) and
-    the message shown in status.reason."""
-
-    reason: str
-    message: str
 
 
 @dataclass(frozen=True)
@@ -309,3 +301,12 @@ def finalize(old: Mapping[str, Any], new: Status, now: str) -> dict[str, Any] | 
         return None
     patch["lastUpdateTime"] = now
     return patch
+
+
+def log_status(log: Any, old: Mapping[str, Any], new: Mapping[str, Any]) -> None:
+    log.info(
+        "status: state={state} ready workers {ready}/{desired}",
+        state=new.get("state", "-"),
+        ready=new.get("readyWorkerReplicas"),
+        desired=new.get("desiredWorkerReplicas"),
+    )

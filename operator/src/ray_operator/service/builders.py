@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import copy
 import secrets
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ray_operator.cluster import constants as cc
@@ -249,18 +249,36 @@ def selected_cluster(service_body: Body | None) -> str | None:
     return str(value) if value else None
 
 
-def retarget_patch(desired: Body, current: Body) -> Manifest | None:
-    """The merge patch switching an existing Service to the desired one's selector and ports,
-    or None when it already points there. Allocated fields are the apiserver's."""
+def retarget_operations(desired: Body, current: Body) -> list[Manifest]:
+    """JSON patch operations switching an existing Service to the desired one's selector and
+    ports (owned whole, so a key someone else added is removed), or [] when it already points
+    there. Allocated fields are the apiserver's."""
     want = desired.get("spec") or {}
     have = current.get("spec") or {}
-    spec: Manifest = {}
+    ops: list[Manifest] = []
     if want.get("selector") != have.get("selector"):
-        spec["selector"] = want.get("selector")
+        ops.append({"op": "add", "path": "/spec/selector", "value": want.get("selector")})
     if _port_keys(want.get("ports") or []) != _port_keys(have.get("ports") or []):
-        spec["ports"] = want.get("ports")
-    return {"spec": spec} if spec else None
+        ops.append({"op": "add", "path": "/spec/ports", "value": want.get("ports")})
+    return ops
 
 
 def _port_keys(ports: list[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
     return sorted((p.get("name"), p.get("port"), p.get("targetPort", p.get("port"))) for p in ports)
+
+
+def count_ready_endpoints(slices: Iterable[Mapping[str, Any]]) -> int:
+    """Ready endpoints of a Service's EndpointSlices, one per pod (dual-stack lists a pod in
+    one slice per address family)."""
+    pods: set[str] = set()
+    for endpoint_slice in slices:
+        for endpoint in endpoint_slice.get("endpoints") or []:
+            if (endpoint.get("conditions") or {}).get("ready") is not True:
+                continue
+            target = endpoint.get("targetRef") or {}
+            identity = (
+                target.get("uid") or target.get("name") or ",".join(endpoint.get("addresses") or [])
+            )
+            if identity:
+                pods.add(str(identity))
+    return len(pods)

@@ -360,3 +360,15 @@ def finalize(old: Mapping[str, Any], new: Status, now: str) -> dict[str, Any] | 
         return None
     patch["lastUpdateTime"] = now
     return patch
+
+
+def log_status(log: Any, old: Mapping[str, Any], new: Mapping[str, Any]) -> None:
+    ready = find_condition(new.get("conditions") or [], Condition.READY) or {}
+    log.info(
+        "status: ready={ready} ({reason}) endpoints={endpoints} active={active} pending={pending}",
+        ready=ready.get("status", "-"),
+        reason=ready.get("reason", "-"),
+        endpoints=new.get("numServeEndpoints", 0),
+        active=(new.get("activeServiceStatus") or {}).get("rayClusterName") or "-",
+        pending=(new.get("pendingServiceStatus") or {}).get("rayClusterName") or "-",
+    )

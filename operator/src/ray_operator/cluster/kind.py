@@ -1,0 +1,206 @@
+"""The RayCluster kind in the reconcile core (`core/loop.py`): observe, decide, settle.
+
+Observe reads the cluster's pods and head Service from the informers' stores. Decide
+validates the spec and plans pods (`plan.plan_pods`): deletions first (they may free quota),
+then creations per group in slow start, together with the head Service's correction. Failed
+pods and rejected creations start a backoff: pods are not re-created before it expires, so
+a broken template or an exhausted quota never turns into a hot loop, and while the backoff
+withholds creations the status keeps the failure that caused it (no flapping between
+`failed` and no state). Settle computes the status from the pods as they are after acting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ray_operator.clock import rfc3339
+from ray_operator.cluster import constants as c
+from ray_operator.cluster import podstate
+from ray_operator.cluster.plan import CreatePod, DeletePod, Plan, plan_pods
+from ray_operator.cluster.service import desired_head_service, service_corrections
+from ray_operator.cluster.spec import head_service_name, spec_of
+from ray_operator.cluster.status import Observed, compute_status
+from ray_operator.cluster.validation import validate_cluster
+from ray_operator.core.actions import (
+    Correct,
+    Create,
+    Decision,
+    Delete,
+    Emit,
+    Failure,
+    Outcome,
+    Parallel,
+    Report,
+    SlowStart,
+)
+from ray_operator.core.executor import Perform
+from ray_operator.core.loop import Pass
+from ray_operator.core.store import Store, meta, uid_of
+from ray_operator.kubeapi import Json, namespaced
+from ray_operator.problems import Problem, blocking
+from ray_operator.reasons import EventType, Reason
+
+
+@dataclass(frozen=True)
+class ClusterView:
+    pods: list[Json]
+    service: Json | None
+
+
+@dataclass
+class ClusterDecision(Decision):
+    plan: Plan = field(default_factory=Plan)
+    refused: list[Problem] = field(default_factory=list)
+
+
+@dataclass
+class ClusterKind:
+    pods: Store
+    services: Store
+    cluster_domain: str = "cluster.local"
+    base_delay: float = 2.0
+    max_delay: float = 300.0
+    api_version: str = c.API_VERSION
+    plural: str = c.PLURAL
+    kind: str = c.KIND
+    stop_at_failure: bool = False
+
+    def manager(self, body: Mapping[str, Any]) -> str:
+        managed_by = spec_of(body).get("managedBy")
+        return "" if managed_by in (None, "", c.MANAGED_BY_US) else str(managed_by)
+
+    async def deleting(self, body: Json) -> None:
+        return None
+
+    async def observe(self, ctx: Pass) -> ClusterView:
+        namespace = str(meta(ctx.body).get("namespace"))
+        return ClusterView(
+            pods=self.pods.owned_by(uid_of(ctx.body)),
+            service=self.services.get(namespace, head_service_name(ctx.body)),
+        )
+
+    def decide(self, ctx: Pass, observed: ClusterView) -> ClusterDecision:
+        cluster = ctx.body
+        problems = validate_cluster(cluster)
+        events = [Emit(EventType.WARNING, p.reason, p.message) for p in problems]
+        refused = blocking(problems)
+        if refused:
+            ctx.log.warning(
+                "spec is invalid: {reasons}", reasons="; ".join(p.message for p in refused)
+            )
+            return ClusterDecision(None, events=events, refused=refused)
+        plan = Plan()
+        if not ctx.waiting:
+            plan = plan_pods(
+                cluster,
+                observed.pods,
+                allow_create=ctx.memory.may_act(ctx.monotonic),
+                cluster_domain=self.cluster_domain,
+            )
+        namespace = str(meta(cluster).get("namespace"))
+        service = Correct(
+            namespaced("v1", "services", namespace),
+            desired_head_service(cluster),
+            observed.service,
+            service_corrections,
+            created=Report(Reason.CREATED_SERVICE, f"Created head Service {namespace}/{{name}}"),
+            updated=Report(Reason.UPDATED_SERVICE, f"Updated head Service {namespace}/{{name}}"),
+            failed_create=Report(
+                Reason.FAILED_TO_CREATE_SERVICE,
+                f"Failed to create head Service {namespace}/{{name}}",
+            ),
+            failed_update=Report(
+                Reason.FAILED_TO_UPDATE_SERVICE,
+                f"Failed to update head Service {namespace}/{{name}}",
+            ),
+        )
+        groups: dict[tuple[str, str], list[Create]] = {}
+        for create in plan.creates:
+            groups.setdefault((create.node_type, create.group), []).append(
+                _create(namespace, create)
+            )
+        actions: list[Any] = [
+            Parallel(tuple(_delete(namespace, d) for d in plan.deletes)),
+            Parallel((*(SlowStart(tuple(g)) for g in groups.values()), service)),
+        ]
+        return ClusterDecision(None, actions=actions, events=events, plan=plan)
+
+    def settle(
+        self, ctx: Pass, observed: ClusterView, decision: Decision, outcome: Outcome
+    ) -> tuple[Json | None, float | None]:
+        assert isinstance(decision, ClusterDecision)
+        memory, plan = ctx.memory, decision.plan
+        gone = {path.rsplit("/", 1)[-1] for path in outcome.deleted}
+        pods = [p for p in observed.pods if podstate.name(p) not in gone]
+        pods += [p for p in outcome.created if p.get("kind") == "Pod"]
+        service = observed.service
+        for written in outcome.written.values():
+            if written.get("kind") == "Service":
+                service = written
+        failures = list(outcome.failures)
+        requeue: float | None = None
+        failed_pods = any(d.failed for d in plan.deletes)
+        if failures or failed_pods:
+            problems = [(f.reason, f.message) for f in failures] or list(memory.problems)
+            requeue = memory.failed(ctx.monotonic, problems, self.base_delay, self.max_delay)
+        elif plan.deferred or ctx.waiting:
+            # The backoff (or an earlier pass's writes not cached yet) withholds creations:
+            # the failure that caused it is still there until they succeed.
+            failures = [Failure(reason, message) for reason, message in memory.problems]
+            if plan.deferred:
+                requeue = max(0.0, memory.not_before - ctx.monotonic)
+        elif plan.creates:
+            memory.problems = ()
+        observed_now = Observed(
+            pods,
+            service,
+            [p.message for p in decision.refused],
+            failures,
+            rfc3339(ctx.now),
+        )
+        status = compute_status(ctx.body, observed_now)
+        if status.get("state") == "ready":
+            memory.succeeded()
+        return status, requeue
+
+    def perform(self, ctx: Pass, observed: ClusterView) -> Perform | None:
+        return None
+
+
+def _create(namespace: str, create: CreatePod) -> Create:
+    head = create.node_type == c.NODE_TYPE_HEAD
+    what = "head Pod" if head else "worker Pod"
+    suffix = "" if head else f" (group {create.group})"
+    return Create(
+        namespaced("v1", "pods", namespace),
+        create.manifest,
+        done=Report(
+            Reason.CREATED_HEAD_POD if head else Reason.CREATED_WORKER_POD,
+            f"Created {what} {namespace}/{{name}}{suffix}",
+        ),
+        failed=Report(
+            Reason.FAILED_TO_CREATE_HEAD_POD if head else Reason.FAILED_TO_CREATE_WORKER_POD,
+            f"Failed to create {what}",
+        ),
+        tag="FailedCreateHeadPod" if head else "FailedCreateWorkerPod",
+    )
+
+
+def _delete(namespace: str, delete: DeletePod) -> Delete:
+    head = delete.node_type == c.NODE_TYPE_HEAD
+    what = "head Pod" if head else "worker Pod"
+    if delete.suspension:
+        reason = Reason.DELETED_POD
+    else:
+        reason = Reason.DELETED_HEAD_POD if head else Reason.DELETED_WORKER_POD
+    return Delete(
+        namespaced("v1", "pods", namespace, delete.name),
+        done=Report(reason, f"Deleted {what} {namespace}/{delete.name}: {delete.why}"),
+        failed=Report(
+            Reason.FAILED_TO_DELETE_HEAD_POD if head else Reason.FAILED_TO_DELETE_WORKER_POD,
+            f"Failed to delete {what} {namespace}/{delete.name}",
+        ),
+        tag="FailedDeleteHeadPod" if head else "FailedDeleteWorkerPod",
+    )
