@@ -31,7 +31,8 @@ def test_indexes_by_key_and_owner() -> None:
     assert [p["metadata"]["name"] for p in store.owned_by("c1")] == ["a"]
     assert store.owned_by("nobody") == []
     store.delete(pod("a", "u1", 3))
-    assert store.get("ns", "a") is None and store.owned_by("c1") == []
+    assert store.get("ns", "a") is None
+    assert store.owned_by("c1") == []
 
 
 def test_an_older_version_never_replaces_a_newer_one() -> None:
@@ -64,7 +65,8 @@ def test_a_relist_removes_what_it_lacks_in_its_namespace_only() -> None:
     store.replace([pod("b", "u2", 3)], "ns")
     assert store.by_uid("u1") is None, "deleted while nobody watched"
     assert store.by_uid("u9") is not None, "another namespace's listing is not this one"
-    assert ("u1", None) in changes and (None, "u2") in changes
+    assert ("u1", None) in changes
+    assert (None, "u2") in changes
 
 
 def test_expectations_hold_until_the_cache_shows_the_writes() -> None:
@@ -96,7 +98,8 @@ def test_backoff_and_problems_are_per_uid_and_dropped() -> None:
     first = memories.of("old-uid")
     assert first.failed(10.0, [("FailedCreateHeadPod", "no SA")], 2.0, 300.0) == 2.0
     assert first.failed(10.0, [("FailedCreateHeadPod", "no SA")], 2.0, 300.0) == 4.0
-    assert not first.may_act(13.0) and first.may_act(14.0)
+    assert not first.may_act(13.0)
+    assert first.may_act(14.0)
     memories.drop("old-uid")
     assert memories.of("new-uid").may_act(10.0), "a new object starts without backoff"
     assert memories.of("old-uid").failures == 0, "the deleted object's memory is gone"
