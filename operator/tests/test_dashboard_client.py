@@ -16,9 +16,8 @@ from ray_operator.dashboard.client import (
     DashboardHttp,
     JobAlreadyExistsError,
     RetryPolicy,
-    error_text,
 )
-from ray_operator.dashboard.jobs import JobInfo, JobStatus, JobSubmission
+from ray_operator.dashboard.jobs import JobInfo, JobStatus, JobSubmission, error_text
 
 
 class FakeDashboard:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import service_factory as f
 
-from ray_operator.dashboard.client import error_text
+from ray_operator.dashboard.jobs import error_text
 from ray_operator.service.serve import (
     Proxies,
     ServeConfigError,

@@ -13,7 +13,6 @@ submit whose first attempt did reach Ray answers "already exists", which surface
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -27,11 +26,10 @@ from tenacity import (
     wait_exponential,
 )
 
-from ray_operator.dashboard.jobs import JobInfo, JobSubmission
+from ray_operator.dashboard.jobs import JobInfo, JobSubmission, error_text
 
 Json = dict[str, Any]
 USER_AGENT = "ray-operator"
-MAX_ERROR_LENGTH = 512
 TRANSIENT_STATUS = frozenset({500, 502, 503, 504})
 
 
@@ -51,21 +49,6 @@ class DashboardError(Exception):
 
 class JobAlreadyExistsError(DashboardError):
     """A job with this submission id exists already."""
-
-
-def error_text(text: str) -> str:
-    """Ray answers errors with plain text, often a whole traceback: keep its last line."""
-    lines = [line.strip() for line in text.strip().splitlines() if len(line.strip()) > 1]
-    # pydantic (Serve's config schema): "1 validation error for X", field, message, doc link
-    start = next(
-        (i for i, line in enumerate(lines) if re.match(r"^\d+ validation errors? ", line)), None
-    )
-    if start is not None:
-        details = [line for line in lines[start:] if not line.startswith("For further information")]
-        return ": ".join(details)[:MAX_ERROR_LENGTH]
-    errors = [line for line in lines if re.match(r"^[\w.]*(Error|Exception)\b", line)]
-    chosen = errors[-1] if errors else (lines[-1] if lines else "")
-    return chosen[:MAX_ERROR_LENGTH]
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ datetimes (None when Ray has not set them yet).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -14,6 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 Json = dict[str, Any]
+MAX_ERROR_LENGTH = 512
 
 
 class JobStatus(StrEnum):
@@ -91,3 +93,18 @@ class JobInfo:
             entrypoint=str(payload.get("entrypoint") or ""),
             raw=dict(payload),
         )
+
+
+def error_text(text: str) -> str:
+    """Ray answers errors with plain text, often a whole traceback: keep its last line."""
+    lines = [line.strip() for line in text.strip().splitlines() if len(line.strip()) > 1]
+    # pydantic (Serve's config schema): "1 validation error for X", field, message, doc link
+    start = next(
+        (i for i, line in enumerate(lines) if re.match(r"^\d+ validation errors? ", line)), None
+    )
+    if start is not None:
+        details = [line for line in lines[start:] if not line.startswith("For further information")]
+        return ": ".join(details)[:MAX_ERROR_LENGTH]
+    errors = [line for line in lines if re.match(r"^[\w.]*(Error|Exception)\b", line)]
+    chosen = errors[-1] if errors else (lines[-1] if lines else "")
+    return chosen[:MAX_ERROR_LENGTH]

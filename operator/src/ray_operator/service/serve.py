@@ -24,7 +24,7 @@ from typing import Any
 import yaml
 
 from ray_operator.cluster import constants as cc
-from ray_operator.dashboard.client import error_text
+from ray_operator.dashboard.jobs import error_text
 from ray_operator.service import constants as c
 
 Json = dict[str, Any]
