@@ -26,7 +26,7 @@ from typing import Any, Protocol
 from loguru import logger
 
 from ray_operator.clock import Clock, rfc3339, utc_now
-from ray_operator.core.actions import Decision, Outcome
+from ray_operator.core.actions import Correct, Create, Decision, Outcome, Parallel, SlowStart
 from ray_operator.core.executor import Executor, Perform
 from ray_operator.core.memory import Memories, Memory
 from ray_operator.core.store import Store, meta, uid_of
@@ -81,6 +81,20 @@ class Kind(Protocol):
         ...
 
 
+def creates(actions: Sequence[Any]) -> bool:
+    """Whether any of `actions` (nested in Parallel or SlowStart) creates an object."""
+    for action in actions:
+        if isinstance(action, Create):
+            return True
+        if isinstance(action, Parallel) and creates(action.actions):
+            return True
+        if isinstance(action, SlowStart) and action.creates:
+            return True
+        if isinstance(action, Correct) and action.actual is None:
+            return True
+    return False
+
+
 def status_patch(old: Mapping[str, Any], new: Mapping[str, Any], now: str) -> Json | None:
     """The merge patch of `status`, with lastUpdateTime, or None when only the time would
     change. kopf's bookkeeping (`status.kopf`) is left alone."""
@@ -121,6 +135,8 @@ class Loop:
         ctx = Pass(body, self.memories.of(uid_of(body)), self.clock(), self.monotonic(), log)
         observed = await self.kind.observe(ctx)
         decision = self.kind.decide(ctx, observed)
+        if creates(decision.actions) and not await self._still_current(body):
+            return CONFLICT_RETRY
         executor = Executor(
             self.api,
             self.events,
@@ -146,6 +162,33 @@ class Loop:
             left = max(0.0, ctx.memory.expected_until - ctx.monotonic)
             requeue = left if requeue is None else min(requeue, left)
         return requeue
+
+    async def _still_current(self, body: Json) -> bool:
+        """Before creating anything for `body`, one read of it from the apiserver: a watch can
+        miss a deletion (a relist after 410 reports none), and children created for an owner
+        that no longer exists would only be garbage collected again. False (after updating the
+        store) when the object is gone or has moved on."""
+        m = meta(body)
+        path = namespaced(
+            self.kind.api_version, self.kind.plural, str(m["namespace"]), str(m["name"])
+        )
+        try:
+            fresh = await self.api.get(path)
+        except ApiError as error:
+            if not error.not_found:
+                raise
+            self.primary.delete(body)
+            self.memories.drop(uid_of(body))
+            return False
+        if uid_of(fresh) != uid_of(body):
+            self.primary.delete(body)
+            self.memories.drop(uid_of(body))
+            self.primary.put(fresh)
+            return False
+        if meta(fresh).get("resourceVersion") != m.get("resourceVersion"):
+            self.primary.put(fresh)
+            return False
+        return True
 
     async def _write(
         self, body: Json, status: Json, requeue: float | None, log: Any
