@@ -26,7 +26,9 @@ class Outcome:
     clusters: int
     created_in: float  # seconds to submit every create
     wall: float  # seconds from the first create until all were ready
-    last_pod_ready: float  # seconds from the first create until the last pod was Ready
+    last_pod_ready: (
+        float  # from the first create until the last pod was Ready (whole-second stamps)
+    )
     per_cluster: Sequence[float]  # create -> ready per cluster, whole seconds (status stamps)
     cpu: float  # operator CPU seconds from the first create until all were ready
     peak_rss: int  # bytes, VmHWM
@@ -55,17 +57,17 @@ class Outcome:
 Figure = Callable[[Outcome], float]
 ROWS: tuple[tuple[str, Figure, str], ...] = (
     ("wall time to all ready (s)", lambda o: o.wall, "{:.1f}"),
-    ("last pod Ready, the floor (s)", lambda o: o.last_pod_ready, "{:.1f}"),
     ("CPU seconds, create->ready", lambda o: o.cpu, "{:.2f}"),
     ("peak RSS (MiB)", lambda o: o.peak_rss / 2**20, "{:.1f}"),
     ("API requests until ready", lambda o: o.until_ready.total, "{:.0f}"),
     ("API requests per RayCluster", lambda o: o.requests_per_cluster, "{:.2f}"),
+    ("last pod Ready, the floor (whole s)", lambda o: o.last_pod_ready, "{:.0f}"),
     ("watches opened until ready", lambda o: o.until_ready.watches, "{:.0f}"),
     ("requests at startup", lambda o: o.startup.total, "{:.0f}"),
     ("steady requests/min (no watches)", lambda o: o.steady_per_minute, "{:.1f}"),
     ("steady watches opened", lambda o: o.steady.watches, "{:.0f}"),
 )
-RATIO_ROWS = 6  # the first rows get an ours/KubeRay ratio
+RATIO_ROWS = 5  # the first rows get an ours/KubeRay ratio
 
 
 def _ratio(ours: float, theirs: float) -> str:

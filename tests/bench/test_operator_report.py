@@ -73,7 +73,7 @@ def test_the_table_has_one_column_per_operator_and_ratios() -> None:
     lines = table([outcome("ours", 10, 3, 90, 0), outcome("theirs", 20, 2, 60, 0)])
     assert lines[0].split() == ["ours", "theirs", "ratio"]
     assert lines[1].split()[-3:] == ["10.0", "20.0", "0.50"]
-    assert "5.00" in lines[6]  # 1000 requests / 200 clusters
+    assert "5.00" in lines[5]  # 1000 requests / 200 clusters
     assert lines[-1].split() == ["steady", "watches", "opened", "0", "0"]  # no ratio there
 
 

@@ -14,7 +14,7 @@ def apply_crds(env: dict[str, str], crd_dir: Path = CRD_DIR) -> None:
     """kubectl apply the chart's CRDs (or those in `crd_dir`, which must define the same three
     kinds) server-side and wait until they are established."""
     subprocess.run(
-        ["kubectl", "apply", "--server-side", "--force-conflicts", "-f", str(crd_dir)],
+        ["kubectl", "apply", "--server-side", "--force-conflicts", "-f", str(crd_dir.resolve())],
         env=env,
         check=True,
         capture_output=True,
