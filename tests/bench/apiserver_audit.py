@@ -41,7 +41,7 @@ class Tally:
         """Every request but watches."""
         return sum(self.requests.values())
 
-    def top(self, count: int = 6) -> str:
+    def top(self, count: int = 8) -> str:
         return ", ".join(f"{what} {n}" for what, n in self.requests.most_common(count)) or "none"
 
 
