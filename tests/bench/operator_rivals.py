@@ -13,7 +13,9 @@ cache and links it as .tools/bin/kuberay-operator, with KubeRay's CRDs at
 
 from __future__ import annotations
 
+import ctypes
 import os
+import signal
 import subprocess
 import sys
 import urllib.error
@@ -34,6 +36,12 @@ KUBERAY_BINARY = TOOLS_BIN / "kuberay-operator"
 KUBERAY_CRDS = REPO_ROOT / ".tools" / "share" / "kuberay-crds"
 OUR_BINARY = Path(sys.executable).with_name("ray-operator")
 IDENTITY_NAMESPACE = "ray-bench-system"
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child: SIGKILL when the bench dies, even if it is SIGKILLed itself."""
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def kuberay_version() -> str:
@@ -120,7 +128,11 @@ class OperatorUnderTest:
         env = dict(os.environ, KUBECONFIG=str(self.kubeconfig))
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                self.command(), env=env, stdout=log, stderr=subprocess.STDOUT
+                self.command(),
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                preexec_fn=_die_with_parent,
             )
         wait_for(f"{self.label}'s /readyz", self.ready, timeout=120, interval=0.2)
         return self
