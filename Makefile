@@ -13,6 +13,8 @@ export CT_CONFIG_DIR := $(CURDIR)/.tools/share/ct-etc
 PYTEST := $(PY) -m pytest
 PACKAGES := operator/src/ray_operator exporter/src/ray_exporter
 LINTED := operator exporter tests hack dashboards alerts
+OPERATOR_BENCH := $(addprefix tests/bench/,apiserver_audit.py operator_race.py operator_report.py \
+	operator_rivals.py test_operator_bench.py test_operator_report.py)
 
 .PHONY: help
 help: ## List the targets
@@ -95,6 +97,7 @@ lint: venv ## ruff, ruff format, mypy --strict, import contracts
 	$(VENV)/bin/mypy --strict hack/gen_chart_docs.py tests/chart
 	MYPYPATH=tests:dashboards $(VENV)/bin/mypy --strict --explicit-package-bases tests/e2e
 	MYPYPATH=tests:tests/logs $(VENV)/bin/mypy --strict --explicit-package-bases tests/logs tests/log_capture.py tests/hostile_json.py
+	MYPYPATH=tests:tests/bench $(VENV)/bin/mypy --strict --explicit-package-bases $(OPERATOR_BENCH)
 	$(VENV)/bin/lint-imports
 
 .PHONY: test-unit
@@ -123,7 +126,8 @@ dashboard-previews: venv tools ## Redraw docs/img/*.png from a real e2e run's qu
 # -- benchmarks (opt-in; they print figures, they assert no timings) ------------
 
 .PHONY: bench-operator
-bench-operator: venv tools ## 200 RayClusters at once: time to ready, RSS, reconcile rate
+bench-operator: venv tools ## 50/200/1000 RayClusters, this operator against KubeRay (one size: OPERATOR_BENCH_SIZES=200)
+	@bash hack/tools.sh kuberay
 	$(PYTEST) tests/bench/test_operator_bench.py -m bench -s
 
 .PHONY: bench-exporter

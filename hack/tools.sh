@@ -4,6 +4,9 @@
 # Each tool is built once into a directory keyed by its version (and this
 # recipe's revision) under $TOOLS_CACHE, outside the work tree, then linked
 # into .tools/bin in the repo. With the pins unchanged this is a no-op.
+#
+# `hack/tools.sh kuberay` builds KubeRay's Go operator, which only
+# `make bench-operator` needs; the default list leaves it out.
 set -euo pipefail
 
 RECIPE=1
@@ -154,13 +157,26 @@ GO
       -o "$out/bin/" "$m/cmd/alertmanager" "$m/cmd/amtool")
 }
 
+build_kuberay() {
+  # Installed as kuberay-operator: its own name, ray-operator, is this project's.
+  local out=$1 m=github.com/ray-project/kuberay/ray-operator dir
+  GOBIN=$out/bin go install -trimpath -ldflags "-s -w" "$m@$KUBERAY_VERSION"
+  mv "$out/bin/ray-operator" "$out/bin/kuberay-operator"
+  # Its CRDs ship in the module zip; keep a copy beside the binary.
+  dir=$(cd "$out" && go mod download -json "$m@$KUBERAY_VERSION" |
+    python3 -c 'import json,sys;print(json.load(sys.stdin)["Dir"])')
+  mkdir -p "$out/share" && cp -r "$dir/config/crd/bases" "$out/share/kuberay-crds" &&
+    chmod -R u+w "$out/share"
+}
+
 link_share() {
   # Stage files, ct config and the helm plugin dir at stable paths in the repo.
   local share=${LINK_DIR%/bin}/share name target
   mkdir -p "$share"
   for pair in "kwok-stages=kwok-$KWOK_VERSION-r$RECIPE/share/kwok-stages" \
     "ct-etc=chart-testing-$CHART_TESTING_VERSION-r$RECIPE/share/ct-etc" \
-    "helm-plugins=helm-unittest-$HELM_UNITTEST_VERSION-r$RECIPE/plugins"; do
+    "helm-plugins=helm-unittest-$HELM_UNITTEST_VERSION-r$RECIPE/plugins" \
+    "kuberay-crds=kuberay-$KUBERAY_VERSION-r$RECIPE/share/kuberay-crds"; do
     name=${pair%%=*} target=$TOOLS_CACHE/${pair#*=}
     if [[ -d $target ]]; then ln -sfn "$target" "$share/$name"; fi
   done
@@ -177,6 +193,7 @@ for tool in $want; do
     chart-testing) build chart-testing "$CHART_TESTING_VERSION" build_chart_testing ;;
     prometheus) build prometheus "$PROMETHEUS_VERSION" build_prometheus ;;
     alertmanager) build alertmanager "$ALERTMANAGER_VERSION" build_alertmanager ;;
+    kuberay) build kuberay "$KUBERAY_VERSION" build_kuberay ;;
     *) log "unknown tool $tool"; exit 2 ;;
   esac
 done

@@ -122,9 +122,13 @@ def _node_manifest(name: str) -> dict[str, Any]:
 class Cluster:
     """One local control plane, described by its state directory."""
 
-    def __init__(self, state_dir: Path, nodes: int = 4) -> None:
+    def __init__(
+        self, state_dir: Path, nodes: int = 4, apiserver_args: tuple[str, ...] = ()
+    ) -> None:
+        """`apiserver_args` are appended to kube-apiserver's flags (an audit policy, say)."""
         self.dir = state_dir.resolve()
         self.nodes = nodes
+        self.apiserver_args = apiserver_args
         self.kubeconfig = self.dir / "kubeconfig"
         self.pki = self.dir / "pki"
         self.logs = self.dir / "logs"
@@ -254,6 +258,7 @@ class Cluster:
                 f"--service-account-signing-key-file={pki / 'sa.key'}",
                 "--endpoint-reconciler-type=none",
                 "--enable-priority-and-fairness=false",
+                *self.apiserver_args,
             ]
         common = [
             f"--kubeconfig={kc}",

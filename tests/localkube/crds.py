@@ -10,10 +10,11 @@ CRD_DIR = Path(__file__).resolve().parents[2] / "charts" / "ray-operator" / "crd
 CRD_NAMES = ("rayclusters.ray.io", "rayjobs.ray.io", "rayservices.ray.io")
 
 
-def apply_crds(env: dict[str, str]) -> None:
-    """kubectl apply the chart's CRDs (server-side) and wait until they are established."""
+def apply_crds(env: dict[str, str], crd_dir: Path = CRD_DIR) -> None:
+    """kubectl apply the chart's CRDs (or those in `crd_dir`, which must define the same three
+    kinds) server-side and wait until they are established."""
     subprocess.run(
-        ["kubectl", "apply", "--server-side", "--force-conflicts", "-f", str(CRD_DIR)],
+        ["kubectl", "apply", "--server-side", "--force-conflicts", "-f", str(crd_dir.resolve())],
         env=env,
         check=True,
         capture_output=True,
