@@ -103,3 +103,11 @@ def test_backoff_and_problems_are_per_uid_and_dropped() -> None:
     memories.drop("old-uid")
     assert memories.of("new-uid").may_act(10.0), "a new object starts without backoff"
     assert memories.of("old-uid").failures == 0, "the deleted object's memory is gone"
+
+
+def test_managed_fields_are_not_kept() -> None:
+    store = Store("Pod")
+    body = pod("a", "u1", 1, managedFields=[{"manager": "kubectl", "fieldsV1": {"f:x": {}}}])
+    store.put(body)
+    assert "managedFields" not in store.get("ns", "a")["metadata"]  # type: ignore[index]
+    assert "managedFields" in body["metadata"], "the caller's object is left alone"

@@ -37,7 +37,8 @@ from ray_operator.events import EventRecorder
 from ray_operator.health import HealthState, start_health_server
 from ray_operator.job import constants as job_constants
 from ray_operator.job.kind import JobKind, log_transition
-from ray_operator.kubeapi import Connection, KubeApi, load_connection
+from ray_operator.kubeapi import Connection, KubeApi
+from ray_operator.kubeconfig import load_connection
 from ray_operator.leader import LeaderElector
 from ray_operator.service import constants as service_constants
 from ray_operator.service.kind import ServiceKind

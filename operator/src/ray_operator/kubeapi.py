@@ -1,5 +1,5 @@
-"""A small asyncio Kubernetes API client: JSON dicts over aiohttp, with the credentials of
-KUBECONFIG or the pod's service account.
+"""A small asyncio Kubernetes API client: JSON dicts over aiohttp, with the credentials
+`kubeconfig.load_connection` finds (a kubeconfig, or the pod's service account).
 
 Only what the operator needs: get, list and watch (the informers in `core/informer.py`),
 create, merge and JSON patch, replace and delete on namespaced paths. Transient failures
@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import builtins
 import json
-import os
 import ssl
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
@@ -21,8 +20,6 @@ from typing import Any
 from urllib.parse import quote
 
 import aiohttp
-from kubernetes import client as k8s_client
-from kubernetes import config as k8s_config
 
 from ray_operator.throttle import TokenBucket
 
@@ -65,33 +62,6 @@ class Connection:
     key_path: str | None
     verify: bool
     authorization: Callable[[], str | None]  # the Authorization header value, refreshed
-
-
-def load_connection() -> Connection:
-    """KUBECONFIG (or ~/.kube/config) when present, else the in-cluster service account."""
-    configuration = k8s_client.Configuration()
-    kubeconfig = os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
-    if os.environ.get("KUBECONFIG") or os.path.exists(kubeconfig):
-        k8s_config.load_kube_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-    else:
-        k8s_config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-
-    def authorization() -> str | None:
-        # kubernetes>=30 stores the token under "BearerToken", older ones under "authorization".
-        for key in ("BearerToken", "authorization"):
-            value = configuration.get_api_key_with_prefix(key)
-            if value:
-                return str(value)
-        return None
-
-    return Connection(
-        server=str(configuration.host).rstrip("/"),
-        ca_path=configuration.ssl_ca_cert,
-        cert_path=configuration.cert_file,
-        key_path=configuration.key_file,
-        verify=bool(configuration.verify_ssl),
-        authorization=authorization,
-    )
 
 
 def ssl_context(connection: Connection) -> ssl.SSLContext | bool:

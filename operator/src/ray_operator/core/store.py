@@ -41,6 +41,16 @@ def owner_uids(obj: Mapping[str, Any]) -> list[str]:
     return [str(r["uid"]) for r in refs if isinstance(r, Mapping) and r.get("uid")]
 
 
+def slim(obj: Json) -> Json:
+    """`obj` without `metadata.managedFields` (server-side apply's bookkeeping, often the
+    largest part of a pod, read by no reconciler), as controller-runtime's
+    TransformStripManagedFields does; the object itself is not changed."""
+    m = obj.get("metadata")
+    if isinstance(m, Mapping) and "managedFields" in m:
+        return {**obj, "metadata": {k: v for k, v in m.items() if k != "managedFields"}}
+    return obj
+
+
 def _version(obj: Mapping[str, Any]) -> int | None:
     try:
         return int(str(meta(obj).get("resourceVersion")))
@@ -87,6 +97,7 @@ class Store:
         uid = uid_of(obj)
         if not uid:
             return False
+        obj = slim(obj)
         before = self._by_uid.get(uid)
         if before is not None and not newer_or_same(obj, before):
             return False
