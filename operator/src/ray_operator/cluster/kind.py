@@ -53,6 +53,7 @@ class ClusterView:
 class ClusterDecision(Decision):
     plan: Plan = field(default_factory=Plan)
     refused: list[Problem] = field(default_factory=list)
+    held: bool = False  # an earlier pass's writes were not cached yet: no pod was planned
 
 
 @dataclass
@@ -92,7 +93,8 @@ class ClusterKind:
             )
             return ClusterDecision(None, events=events, refused=refused)
         plan = Plan()
-        if not ctx.waiting:
+        held = ctx.waiting
+        if not held:
             plan = plan_pods(
                 cluster,
                 observed.pods,
@@ -125,7 +127,7 @@ class ClusterKind:
             Parallel(tuple(_delete(namespace, d) for d in plan.deletes)),
             Parallel((*(SlowStart(tuple(g)) for g in groups.values()), service)),
         ]
-        return ClusterDecision(None, actions=actions, events=events, plan=plan)
+        return ClusterDecision(None, actions=actions, events=events, plan=plan, held=held)
 
     def settle(
         self, ctx: Pass, observed: ClusterView, decision: Decision, outcome: Outcome
@@ -145,14 +147,14 @@ class ClusterKind:
         if failures or failed_pods:
             problems = [(f.reason, f.message) for f in failures] or list(memory.problems)
             requeue = memory.failed(ctx.monotonic, problems, self.base_delay, self.max_delay)
-        elif plan.deferred or ctx.waiting:
+        elif plan.creates:
+            memory.problems = ()  # the creations went through: the cause is gone
+        elif plan.deferred or decision.held:
             # The backoff (or an earlier pass's writes not cached yet) withholds creations:
             # the failure that caused it is still there until they succeed.
             failures = [Failure(reason, message) for reason, message in memory.problems]
             if plan.deferred:
                 requeue = max(0.0, memory.not_before - ctx.monotonic)
-        elif plan.creates:
-            memory.problems = ()
         observed_now = Observed(
             pods,
             service,
