@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -13,29 +12,9 @@ from typing import Any
 import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
-from raycluster_harness import OperatorProcess, Rays, apply_crds, sample, wait_for
+from raycluster_harness import OperatorProcess, Rays, sample, wait_for
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def crds(kube_cluster: Any) -> None:
-    apply_crds(kube_cluster.env())
-
-
-@pytest.fixture
-def rays(api_client: client.ApiClient, namespace: str) -> Rays:
-    return Rays(api_client, namespace)
-
-
-@pytest.fixture
-def operator(
-    kube_cluster: Any, crds: None, namespace: str, tmp_path: Path
-) -> Iterator[OperatorProcess]:
-    with OperatorProcess(
-        kube_cluster.env(), tmp_path / "operator.log", "--namespaces", namespace
-    ) as op:
-        yield op
 
 
 def minimal(rays: Rays, name: str) -> dict[str, Any]:

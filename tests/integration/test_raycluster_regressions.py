@@ -12,36 +12,14 @@ reconcile core (operator/src/ray_operator/core/) fixes:
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from kubernetes import client
-from raycluster_harness import OperatorProcess, Rays, apply_crds, sample, wait_for
+from raycluster_harness import OperatorProcess, Rays, sample, wait_for
 
 pytestmark = pytest.mark.integration
 MISSING_SA = "not-created-yet"
-
-
-@pytest.fixture(scope="module")
-def crds(kube_cluster: Any) -> None:
-    apply_crds(kube_cluster.env())
-
-
-@pytest.fixture
-def rays(api_client: client.ApiClient, namespace: str) -> Rays:
-    return Rays(api_client, namespace)
-
-
-@pytest.fixture
-def operator(
-    kube_cluster: Any, crds: None, namespace: str, tmp_path: Path
-) -> Iterator[OperatorProcess]:
-    with OperatorProcess(
-        kube_cluster.env(), tmp_path / "operator.log", "--namespaces", namespace
-    ) as op:
-        yield op
 
 
 def with_service_account(rays: Rays, name: str, account: str) -> dict[str, Any]:

@@ -3,35 +3,12 @@ endpoints and status."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from kubernetes import client
-from raycluster_harness import OperatorProcess, Rays, apply_crds, sample, wait_for
+from raycluster_harness import OperatorProcess, Rays, sample, wait_for
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def crds(kube_cluster: Any) -> None:
-    apply_crds(kube_cluster.env())
-
-
-@pytest.fixture
-def rays(api_client: client.ApiClient, namespace: str) -> Rays:
-    return Rays(api_client, namespace)
-
-
-@pytest.fixture
-def operator(
-    kube_cluster: Any, crds: None, namespace: str, tmp_path: Path
-) -> Iterator[OperatorProcess]:
-    with OperatorProcess(
-        kube_cluster.env(), tmp_path / "operator.log", "--namespaces", namespace
-    ) as op:
-        yield op
 
 
 def condition(status: dict[str, Any], type_: str) -> dict[str, Any]:

@@ -89,6 +89,24 @@ def namespaced(
     return path
 
 
+def answer(status: int, reason: str | None, text: str) -> Json:
+    """The JSON body of an answer, or the ApiError it means (status 400 and above)."""
+    payload: Json = {}
+    if text:
+        try:
+            payload = json.loads(text)
+        except ValueError:
+            payload = {"message": text}
+    if status >= 400:
+        raise ApiError(
+            status,
+            str(payload.get("reason") or reason or ""),
+            str(payload.get("message") or text),
+            payload,
+        )
+    return payload
+
+
 class KubeApi:
     """JSON requests to the apiserver over one pooled aiohttp session."""
 
@@ -155,10 +173,7 @@ class KubeApi:
         body: Any,
         content_type: str,
     ) -> Json:
-        headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
-        token = self._connection.authorization()
-        if token:
-            headers["Authorization"] = token
+        headers = self._headers()
         data = None
         if body is not None:
             headers["Content-Type"] = content_type
@@ -168,21 +183,14 @@ class KubeApi:
         async with self._client().request(
             method, self._connection.server + path, params=params, data=data, headers=headers
         ) as response:
-            text = await response.text()
-            payload: Json = {}
-            if text:
-                try:
-                    payload = json.loads(text)
-                except ValueError:
-                    payload = {"message": text}
-            if response.status >= 400:
-                raise ApiError(
-                    response.status,
-                    str(payload.get("reason") or response.reason or ""),
-                    str(payload.get("message") or text),
-                    payload,
-                )
-            return payload
+            return answer(response.status, response.reason, await response.text())
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
+        token = self._connection.authorization()
+        if token:
+            headers["Authorization"] = token
+        return headers
 
     async def get(self, path: str) -> Json:
         return await self.request("GET", path)
@@ -233,10 +241,7 @@ class KubeApi:
         }
         if label_selector:
             params["labelSelector"] = label_selector
-        headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
-        token = self._connection.authorization()
-        if token:
-            headers["Authorization"] = token
+        headers = self._headers()
         await self.limiter.acquire()
         self.requests += 1
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=timeout_seconds + 30)
@@ -244,17 +249,7 @@ class KubeApi:
             self._connection.server + path, params=params, headers=headers, timeout=timeout
         ) as response:
             if response.status >= 400:
-                text = await response.text()
-                try:
-                    payload = json.loads(text)
-                except ValueError:
-                    payload = {"message": text}
-                raise ApiError(
-                    response.status,
-                    str(payload.get("reason") or response.reason or ""),
-                    str(payload.get("message") or text),
-                    payload,
-                )
+                answer(response.status, response.reason, await response.text())
             buffer = b""
             async for chunk in response.content.iter_any():
                 buffer += chunk
