@@ -9,7 +9,6 @@ from typing import Any
 
 from fakeapi import FakeKubeApi
 
-from ray_operator.app import Caches
 from ray_operator.cluster.kind import ClusterKind
 from ray_operator.core.loop import Loop
 from ray_operator.core.memory import Memories
@@ -20,6 +19,7 @@ from ray_operator.events import EventRecorder
 from ray_operator.job.kind import JobKind
 from ray_operator.kubeapi import namespaced
 from ray_operator.service.kind import ServiceKind
+from ray_operator.wiring import Caches
 
 CLUSTERS = "/apis/ray.io/v1/rayclusters"
 

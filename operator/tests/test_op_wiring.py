@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import kopf
 
-from ray_operator.app import Caches, kopf_settings
 from ray_operator.settings import Settings
 from ray_operator.watching import fingerprint as watched
+from ray_operator.wiring import Caches, kopf_settings
 
 
 def test_kopf_keeps_its_bookkeeping_in_status_and_posts_no_events() -> None:

@@ -1,6 +1,5 @@
-"""The running operator: API client, controllers, kopf, health server and leader election,
-built from the settings and wired together (nothing of this exists at import time).
-"""
+"""The running operator: leader election, the informers, the controllers and kopf's watches
+started in order and drained on SIGTERM (`wiring.py` builds them from the settings)."""
 
 from __future__ import annotations
 
@@ -9,23 +8,14 @@ import contextlib
 import signal
 import threading
 from collections.abc import Awaitable
-from dataclasses import dataclass, field
 from typing import Any
 
 import kopf
 from kopf._cogs.structs.references import Insights  # kopf.operator(insights=...) takes one
 from loguru import logger
 
-from ray_operator.cluster import constants as cluster_constants
-from ray_operator.cluster.kind import ClusterKind
-from ray_operator.cluster.status import log_status as log_cluster_status
 from ray_operator.controller import Controller
-from ray_operator.core.informer import Informer, Resource
-from ray_operator.core.loop import Loop
-from ray_operator.core.memory import Memories
-from ray_operator.core.store import Store
-from ray_operator.dashboard.addresses import DashboardResolver
-from ray_operator.dashboard.client import DashboardHttp
+from ray_operator.core.informer import Informer
 from ray_operator.discovery import (
     ApiResource,
     describe,
@@ -33,233 +23,11 @@ from ray_operator.discovery import (
     wait_until_served,
     watched_resources,
 )
-from ray_operator.events import EventRecorder
-from ray_operator.health import HealthState, start_health_server
-from ray_operator.job import constants as job_constants
-from ray_operator.job.kind import JobKind, log_transition
-from ray_operator.kubeapi import Connection, KubeApi
-from ray_operator.kubeconfig import load_connection
+from ray_operator.health import start_health_server
 from ray_operator.leader import LeaderElector
-from ray_operator.service import constants as service_constants
-from ray_operator.service.kind import ServiceKind
-from ray_operator.service.status import log_status as log_service_status
-from ray_operator.settings import Settings
-from ray_operator.throttle import RetryDelays
-from ray_operator.watching import enqueue_owners, primary_handler
+from ray_operator.wiring import Runtime
 
 LEASE_NAME = "ray-operator-leader"
-
-
-@dataclass
-class Runtime:
-    """Everything main() builds; passed down instead of module-level globals."""
-
-    settings: Settings
-    connection: Connection
-    api: KubeApi
-    controllers: list[Controller[Any]]
-    informers: list[Informer]
-    recorders: list[EventRecorder]
-    dashboards: DashboardHttp
-    registry: kopf.OperatorRegistry
-    kopf_settings: kopf.OperatorSettings
-    health: HealthState
-
-
-def kopf_settings(settings: Settings) -> kopf.OperatorSettings:
-    result = kopf.OperatorSettings()
-    # Our own recorder aggregates Events; kopf must not post one per log line.
-    result.posting.enabled = False
-    # kopf's bookkeeping lives in status.kopf, never in annotations.
-    result.persistence.progress_storage = kopf.StatusProgressStorage(field="status.kopf.progress")
-    result.persistence.diffbase_storage = kopf.StatusDiffBaseStorage(field="status.kopf.diffbase")
-    result.watching.server_timeout = 300
-    # The resources to watch are fixed; no cluster-wide reads of CRDs or namespaces
-    # (which a namespaced install is not granted) to discover them.
-    result.scanning.disabled = True
-    result.watching.client_timeout = 330
-    # An apiserver that is down (not started yet, restarting) is waited for, with jitter.
-    result.networking.error_backoffs = RetryDelays()
-    return result
-
-
-def login_handler(connection: Connection) -> Any:
-    def login(**kwargs: Any) -> kopf.ConnectionInfo:
-        header = connection.authorization() or ""
-        scheme, _sep, token = header.partition(" ")
-        return kopf.ConnectionInfo(
-            server=connection.server,
-            ca_path=connection.ca_path,
-            insecure=not connection.verify,
-            scheme=scheme or None,
-            token=token or None,
-            certificate_path=connection.cert_path,
-            private_key_path=connection.key_path,
-        )
-
-    return login
-
-
-@dataclass
-class Caches:
-    """The stores the reconcilers read, and the informers that fill the owned ones."""
-
-    clusters: Store = field(default_factory=lambda: Store("RayCluster"))  # kopf-fed
-    jobs: Store = field(default_factory=lambda: Store("RayJob"))  # kopf-fed
-    services: Store = field(default_factory=lambda: Store("RayService"))  # kopf-fed
-    pods: Store = field(default_factory=lambda: Store("Pod"))
-    head_services: Store = field(default_factory=lambda: Store("Service"))
-    children: Store = field(default_factory=lambda: Store("RayCluster (child)"))
-    submitters: Store = field(default_factory=lambda: Store("Job"))
-    serve_services: Store = field(default_factory=lambda: Store("Service (RayService)"))
-    slices: Store = field(default_factory=lambda: Store("EndpointSlice"))
-
-    def informers(self, api: KubeApi, namespaces: tuple[str, ...]) -> list[Informer]:
-        origin = cluster_constants.LABEL_ORIGINATED_FROM_CRD
-        rayservice = f"{origin}={service_constants.ORIGINATED_FROM_CRD}"
-        owned = (
-            (self.pods, Resource("v1", "pods", cluster_constants.LABEL_CLUSTER)),
-            (self.head_services, Resource("v1", "services", cluster_constants.LABEL_CLUSTER)),
-            (
-                self.children,
-                Resource(cluster_constants.API_VERSION, cluster_constants.PLURAL, origin),
-            ),
-            (self.submitters, Resource("batch/v1", "jobs", f"{origin}={job_constants.KIND}")),
-            (self.serve_services, Resource("v1", "services", rayservice)),
-            (self.slices, Resource("discovery.k8s.io/v1", "endpointslices", rayservice)),
-        )
-        return [Informer(api, resource, store, namespaces) for store, resource in owned]
-
-
-def build_runtime(settings: Settings) -> Runtime:
-    connection = load_connection()
-    api = KubeApi(connection, qps=settings.kube_api_qps, burst=settings.kube_api_burst)
-    caches = Caches()
-    memories = Memories()
-    dashboards = DashboardHttp()
-    resolver = DashboardResolver(settings.dashboard_map, cluster_domain=settings.cluster_domain)
-    registry = kopf.OperatorRegistry()
-    kopf.on.login(registry=registry, id="kubeconfig-or-service-account")(login_handler(connection))
-    recorders: list[EventRecorder] = []
-
-    def controller(
-        name: str, kind: Any, primary: Store, owned: list[Store], **loop: Any
-    ) -> Controller[tuple[str, str]]:
-        events = EventRecorder(
-            api, component=f"{name}-controller", instance=settings.identity, background=True
-        )
-        recorders.append(events)
-        reconciler = Loop(kind, api, events, primary, owned, memories, **loop)
-        return Controller(
-            name,
-            reconciler.reconcile,
-            workers=settings.workers,
-            resync_period=settings.resync_period,
-            kind=kind.kind,
-        )
-
-    cluster_kind = ClusterKind(caches.pods, caches.head_services, settings.cluster_domain)
-    clusters = controller(
-        "raycluster",
-        cluster_kind,
-        caches.clusters,
-        [caches.pods, caches.head_services],
-        log_status=log_cluster_status,
-    )
-    job_kind = JobKind(caches.children, caches.clusters, caches.submitters, dashboards, resolver)
-    jobs = controller(
-        "rayjob",
-        job_kind,
-        caches.jobs,
-        [caches.children, caches.submitters],
-        stamps_update_time=False,
-        log_status=log_transition,
-    )
-    service_kind = ServiceKind(
-        caches.children, caches.pods, caches.serve_services, caches.slices, dashboards, resolver
-    )
-    services = controller(
-        "rayservice",
-        service_kind,
-        caches.services,
-        [caches.children, caches.serve_services, caches.pods],
-        log_status=log_service_status,
-    )
-
-    def register(
-        plural: str, primary: Store, ctl: Controller[Any], annotations: tuple[str, ...], **kw: Any
-    ) -> None:
-        kopf.on.event(
-            cluster_constants.GROUP, cluster_constants.VERSION, plural, registry=registry, id=plural
-        )(primary_handler(primary, ctl, memories, annotations, **kw))
-
-    background: set[asyncio.Task[None]] = set()
-
-    def stop_deleted(_key: tuple[str, str], body: dict[str, Any]) -> None:
-        task = asyncio.create_task(job_kind.stop_deleted(body))
-        background.add(task)
-        task.add_done_callback(background.discard)
-
-    register(
-        cluster_constants.PLURAL,
-        caches.clusters,
-        clusters,
-        (cluster_constants.ANNOTATION_RESTARTED_AT,),
-    )
-    register(job_constants.PLURAL, caches.jobs, jobs, (), on_deleted=stop_deleted)
-    register(
-        service_constants.PLURAL,
-        caches.services,
-        services,
-        (service_constants.ANNOTATION_INITIALIZING_TIMEOUT,),
-    )
-    caches.pods.listen(enqueue_owners(caches.clusters, clusters))
-    caches.head_services.listen(enqueue_owners(caches.clusters, clusters))
-    caches.children.listen(enqueue_owners(caches.jobs, jobs))
-    caches.children.listen(enqueue_owners(caches.services, services))
-    caches.submitters.listen(enqueue_owners(caches.jobs, jobs))
-    caches.serve_services.listen(enqueue_owners(caches.services, services))
-    caches.slices.listen(enqueue_owners(caches.services, services, via=caches.serve_services))
-    for store in (
-        caches.pods,
-        caches.head_services,
-        caches.children,
-        caches.submitters,
-        caches.serve_services,
-    ):
-        store.listen(memories.observe)
-    controllers: list[Controller[Any]] = [clusters, services, jobs]
-    informers = caches.informers(api, settings.namespaces)
-
-    def stats() -> dict[str, Any]:
-        return {
-            "apiRequests": api.requests,
-            "apiThrottledSeconds": round(api.limiter.waited_seconds, 3),
-            "memories": len(memories),
-            "cached": {i.store.name: len(i.store) for i in informers},
-            "controllers": {
-                c.name: {
-                    "reconciles": c.stats.reconciles,
-                    "errors": c.stats.errors,
-                    "known": len(c.known),
-                    "queued": len(c.queue),
-                }
-                for c in controllers
-            },
-        }
-
-    return Runtime(
-        settings=settings,
-        connection=connection,
-        api=api,
-        controllers=controllers,
-        informers=informers,
-        recorders=recorders,
-        dashboards=dashboards,
-        registry=registry,
-        kopf_settings=kopf_settings(settings),
-        health=HealthState(stats=stats),
-    )
 
 
 async def _reconcile_when_elected(runtime: Runtime, stopping: asyncio.Event) -> None:

@@ -12,9 +12,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     # objects, which this operator never hands to kopf; the import alone costs about 20 MiB.
     # Nothing in this process uses it (kubeconfig.py reads the credentials).
     sys.modules.setdefault("kubernetes", None)  # type: ignore[arg-type]
-    from ray_operator.app import build_runtime, run
+    from ray_operator.app import run
     from ray_operator.logs import configure_logging
     from ray_operator.settings import load_settings
+    from ray_operator.wiring import build_runtime
 
     settings = load_settings(sys.argv[1:] if argv is None else argv)
     configure_logging(settings)

@@ -20,7 +20,7 @@ object with a new uid, so it starts with no backoff and no expectations.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -89,17 +89,11 @@ class Memories:
     def __len__(self) -> int:
         return len(self._by_uid)
 
-    def __iter__(self) -> Iterator[Memory]:
-        return iter(list(self._by_uid.values()))
-
     def of(self, uid: str) -> Memory:
         memory = self._by_uid.get(uid)
         if memory is None:
             memory = self._by_uid[uid] = Memory(uid)
         return memory
-
-    def peek(self, uid: str) -> Memory | None:
-        return self._by_uid.get(uid)
 
     def drop(self, uid: str) -> None:
         self._by_uid.pop(uid, None)
