@@ -6,7 +6,7 @@ The operator and the exporter run as real subprocesses (raycluster_harness.Opera
 exporter_harness.ExporterProcess). The map entry `<namespace>/*` sends every RayCluster of a
 test namespace, whatever its generated name, to the module's Ray head.
 
-The fixtures are in rayjob_fixtures.py (`pytest_plugins = ["rayjob_fixtures"]`).
+The fixtures are in conftest.py and rayjob_fixtures.py.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from raycluster_harness import OperatorProcess, wait_for
+from rayjob_fixtures import job_operator  # noqa: F401 (this module's `operator` fixture)
 from rayjob_harness import (
     RayJobs,
     cluster_spec,
@@ -23,7 +24,6 @@ from rayjob_harness import (
 from localkube.ray import RayHead
 
 pytestmark = pytest.mark.integration
-pytest_plugins = ["rayjob_fixtures"]  # ray_head, dashboard_map, crds, jobs, operator
 
 
 def long_first_run(counter: Path) -> str:

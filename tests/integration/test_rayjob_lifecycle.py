@@ -15,6 +15,7 @@ import pytest
 from exporter_harness import ExporterProcess, samples
 from exporter_harness import value as metric_value
 from raycluster_harness import OperatorProcess, wait_for
+from rayjob_fixtures import job_operator  # noqa: F401 (this module's `operator` fixture)
 from rayjob_harness import (
     RayJobs,
     finished,
@@ -27,7 +28,6 @@ from rayjob_harness import (
 from localkube.ray import RayHead
 
 pytestmark = pytest.mark.integration
-pytest_plugins = ["rayjob_fixtures"]  # ray_head, dashboard_map, crds, jobs, operator
 
 
 def test_k8s_job_mode_submitter_command_runs_with_the_real_ray_cli(
