@@ -2,33 +2,23 @@
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
-
 import pytest
 from exporter_objects import full_exposition
+from metrics_doc import DOC, OPERATOR_PART, documented_labels, documented_parts
 from prometheus_client.parser import text_string_to_metric_families
 
 from ray_exporter.fields import Problem
 from ray_exporter.resources import FAMILY_ORDER
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "metrics.md"
-
 
 def documented() -> dict[str, dict[str, str]]:
-    """Per `### \\`family\\`` section, its table rows (`| key | value |`)."""
-    sections: dict[str, dict[str, str]] = {}
-    current: dict[str, str] | None = None
-    for line in DOC.read_text(encoding="utf-8").splitlines():
-        heading = re.fullmatch(r"### `([a-z_]+)`", line)
-        if heading:
-            current = sections.setdefault(heading.group(1), {})
-        elif line.startswith("## "):
-            current = None
-        elif current is not None and line.startswith("| ") and line.count("|") >= 3:
-            key, value = (cell.strip() for cell in line.strip("|").split("|", 1))
-            current[key] = value
-    return sections
+    r"""The exporter's families: every `### \`family\`` section outside the operator's part."""
+    return {
+        name: section
+        for part, families in documented_parts().items()
+        if part != OPERATOR_PART
+        for name, section in families.items()
+    }
 
 
 def served() -> dict[str, tuple[str, set[str]]]:
@@ -45,7 +35,7 @@ def test_every_served_family_and_label_is_documented() -> None:
     docs = documented()
     for name, (kind, labels) in served().items():
         assert name in docs, f"{name} is served but not described in {DOC.name}"
-        listed = set(re.findall(r"`([a-z_]+)`", docs[name].get("labels", "")))
+        listed = documented_labels(docs[name])
         assert labels <= listed, f"{name}: labels {labels - listed} missing from {DOC.name}"
         assert docs[name].get("type", "").startswith(kind), f"{name}: type is {kind}"
 

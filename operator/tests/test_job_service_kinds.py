@@ -8,6 +8,7 @@ from fakeapi import FakeKubeApi
 from job_factory import rayjob
 from service_factory import service
 
+from ray_operator.controller import Retry
 from ray_operator.kubeapi import ApiError, namespaced
 
 CLUSTERS = namespaced("ray.io/v1", "rayclusters", "ns")
@@ -27,7 +28,7 @@ async def test_a_rayjob_gets_its_cluster_then_a_failed_creation_writes_no_status
     fake_api.fail_next("POST", CLUSTERS, ApiError(403, "Forbidden", "quota"))
     await rig.sync()
     requeue = await loop.reconcile(("ns", "job"))
-    assert requeue == 3.0, "the backoff of the first failure"
+    assert requeue == Retry(3.0), "an error, looked at again after the first failure's backoff"
     assert fake_api.objects("rayclusters", "ns") == []
     assert rig.events("FailedToCreateRayCluster")
     await rig.sync()

@@ -1,50 +1,62 @@
-"""The work queue and controller: dedupe, ordering, one worker per key, backoff."""
+"""The work queue and controller: dedupe, ordering, one worker per key, backoff. Time is a
+FakeTimer: the tests advance it, and wait for nothing but the event loop."""
 
 from __future__ import annotations
 
 import asyncio
 
 import pytest
+from fake_timer import FakeTimer, settle
 
 from ray_operator.controller import Controller, QueueClosedError, WorkQueue, backoff_delay
 
 
 async def test_keys_are_deduplicated_and_ordered_by_due_time() -> None:
-    queue: WorkQueue[str] = WorkQueue()
-    queue.add("late", 0.05)
+    timer = FakeTimer()
+    queue: WorkQueue[str] = WorkQueue(timer)
+    queue.add("late", 5)
     queue.add("a")
     queue.add("a")
     queue.add("b")
     assert len(queue) == 3
-    got = [await queue.get() for _ in range(3)]
-    assert got == ["a", "b", "late"]
+    assert [await queue.get(), await queue.get()] == ["a", "b"]
+    late = asyncio.create_task(queue.get())
+    await timer.advance(4.9)
+    assert not late.done(), "not due yet"
+    await timer.advance(0.1)
+    assert late.done()
+    assert late.result() == "late"
 
 
 async def test_an_earlier_add_moves_the_key_forward() -> None:
-    queue: WorkQueue[str] = WorkQueue()
+    timer = FakeTimer()
+    queue: WorkQueue[str] = WorkQueue(timer)
     queue.add("x", 60)
-    queue.add("y", 0.02)
+    queue.add("y", 2)
     queue.add("x", 0)
     assert await queue.get() == "x"
-    assert await queue.get() == "y"
+    y = asyncio.create_task(queue.get())
+    await timer.advance(2)
+    assert y.result() == "y"
+    assert len(queue) == 0, "x's later due time was superseded, not kept"
 
 
 async def test_a_key_is_not_handed_out_twice_while_processing() -> None:
-    queue: WorkQueue[str] = WorkQueue()
+    queue: WorkQueue[str] = WorkQueue(FakeTimer())
     queue.add("k")
     assert await queue.get() == "k"
     queue.add("k")
     queue.add("other")
     assert await queue.get() == "other"
     waiter = asyncio.create_task(queue.get())
-    await asyncio.sleep(0.01)
+    await settle()
     assert not waiter.done(), "k is dirty but still being processed"
     queue.done("k")
     assert await waiter == "k"
 
 
 async def test_forget_and_close() -> None:
-    queue: WorkQueue[str] = WorkQueue()
+    queue: WorkQueue[str] = WorkQueue(FakeTimer())
     queue.add("gone")
     queue.forget("gone")
     queue.add("kept")
@@ -75,14 +87,24 @@ async def test_controller_retries_failures_with_backoff_and_isolates_keys() -> N
         recovered.set()
         return None
 
+    timer = FakeTimer()
     controller: Controller[str] = Controller(
-        "test", reconcile, workers=2, base_delay=0.01, max_delay=0.05
+        "test", reconcile, workers=2, base_delay=1, max_delay=5, timer=timer
     )
     runner = asyncio.create_task(controller.run())
     controller.enqueue("broken")
     controller.enqueue("healthy")
-    await asyncio.wait_for(healthy_done.wait(), 10)
-    await asyncio.wait_for(recovered.wait(), 10)
+    await settle()
+    assert healthy_done.is_set()
+    assert calls.count("broken") == 1
+    await timer.advance(0.9)
+    assert calls.count("broken") == 1, "the first retry waits base_delay"
+    await timer.advance(0.1)
+    assert calls.count("broken") == 2
+    await timer.advance(1.9)
+    assert calls.count("broken") == 2, "the second retry waits twice as long"
+    await timer.advance(0.1)
+    assert recovered.is_set()
     runner.cancel()
     await asyncio.gather(runner, return_exceptions=True)
     assert calls.count("broken") == 3
@@ -98,17 +120,20 @@ async def test_controller_requeues_when_asked_and_forgets_deleted_keys() -> None
         seen.append(key)
         if len(seen) == 2:
             twice.set()
-        return 0.01 if key == "again" else None
+        return 10 if key == "again" else None
 
-    controller: Controller[str] = Controller("test", reconcile, workers=1)
+    timer = FakeTimer()
+    controller: Controller[str] = Controller("test", reconcile, workers=1, timer=timer)
     runner = asyncio.create_task(controller.run())
     controller.enqueue("again")
-    await asyncio.wait_for(twice.wait(), 10)
+    await settle()
+    await timer.advance(10)
+    assert twice.is_set()
     controller.forget("again")
-    await asyncio.sleep(0.05)
+    await timer.advance(10)
     runner.cancel()
     await asyncio.gather(runner, return_exceptions=True)
-    assert 2 <= len(seen) <= 3
+    assert seen == ["again", "again"], "a forgotten key is not requeued"
     assert "again" not in controller.known
 
 
@@ -124,12 +149,12 @@ async def test_failure_logs_name_the_object() -> None:
         raise RuntimeError("boom")
 
     controller: Controller[tuple[str, str]] = Controller(
-        "raycluster", reconcile, workers=1, base_delay=60, kind="RayCluster"
+        "raycluster", reconcile, workers=1, base_delay=60, kind="RayCluster", timer=FakeTimer()
     )
     runner = asyncio.create_task(controller.run())
     controller.enqueue(("ns", "demo"))
-    await asyncio.wait_for(done.wait(), 10)
-    await asyncio.sleep(0.05)
+    await settle()
+    assert done.is_set()
     runner.cancel()
     await asyncio.gather(runner, return_exceptions=True)
     logger.remove(sink)
@@ -148,16 +173,21 @@ async def test_shutdown_lets_the_reconcile_in_flight_finish_and_starts_no_other(
         finished.append(key)
         return None
 
-    controller: Controller[str] = Controller("test", reconcile, workers=1, resync_period=0.01)
+    timer = FakeTimer()
+    controller: Controller[str] = Controller(
+        "test", reconcile, workers=1, resync_period=1, timer=timer
+    )
     runner = asyncio.create_task(controller.run())
     controller.enqueue("busy")
     controller.enqueue("waiting")
-    await asyncio.wait_for(started.wait(), 10)
+    await settle()
+    assert started.is_set()
     assert controller.in_flight == 1
     controller.shutdown()
-    await asyncio.sleep(0.02)
+    await timer.advance(5)  # resyncs come due: they must not start "waiting" either
     assert not runner.done(), "run() must wait for the reconcile in flight"
     release.set()
-    await asyncio.wait_for(runner, 10)
+    await settle()
+    assert runner.done()
     assert finished == ["busy"]
     assert controller.in_flight == 0

@@ -112,6 +112,12 @@ class OperatorProcess:
             result: Json = json.loads(reply.read())
             return result
 
+    def metrics(self) -> bytes:
+        """The operator's /metrics (on its health address)."""
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5) as reply:
+            body: bytes = reply.read()
+            return body
+
     def peak_rss_bytes(self) -> int:
         assert self.process is not None
         for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():

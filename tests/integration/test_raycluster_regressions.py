@@ -4,7 +4,7 @@ reconcile core (operator/src/ray_operator/core/) fixes:
 - a RayCluster deleted after failing pod creations and created again under the same name
   inherited the old backoff (it was kept by namespace/name, never dropped on deletion);
 - while pods could not be created (a missing ServiceAccount), the status alternated between
-  `failed` and no state at all;
+  `failed` and no state at all (each refused attempt is also a reconcile error on /metrics);
 - a head Service whose selector had gained a foreign key kept it (a merge patch cannot
   remove keys), so its endpoints went empty after the head pod was re-created.
 """
@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 import pytest
+from exporter_harness import value
 from kubernetes import client
 from raycluster_harness import OperatorProcess, Rays, sample, wait_for
 
@@ -66,7 +67,17 @@ def test_the_failed_state_holds_while_its_cause_persists(
         seen.append((str(status.get("state")), str(failure.get("reason"))))
         time.sleep(0.25)
     assert set(seen) == {("failed", "FailedCreateHeadPod")}, sorted(set(seen))
-    assert failed_creations(rays, "stuck") >= 3, "the operator kept trying meanwhile"
+    attempts = failed_creations(rays, "stuck")
+    assert attempts >= 3, "the operator kept trying meanwhile"
+    # Each refused attempt is a reconcile error and a refused POST on /metrics.
+    scraped = operator.metrics()
+    errors = value(scraped, "controller_runtime_reconcile_errors_total", controller="raycluster")
+    assert errors is not None
+    assert errors >= attempts
+    refused = value(scraped, "rest_client_requests_total", code="403", method="POST")
+    assert refused is not None
+    assert refused >= attempts
+    assert value(scraped, "leader_election_master_status", name="ray-operator-leader") == 1
 
 
 def test_a_foreign_selector_key_is_removed_from_the_head_service(

@@ -23,11 +23,9 @@ from ray_operator.discovery import (
     wait_until_served,
     watched_resources,
 )
-from ray_operator.health import start_health_server
-from ray_operator.leader import LeaderElector
+from ray_operator.health import health_app, metrics_app, serve
+from ray_operator.leader import LEASE_NAME, LeaderElector
 from ray_operator.wiring import Runtime
-
-LEASE_NAME = "ray-operator-leader"
 
 
 async def _reconcile_when_elected(runtime: Runtime, stopping: asyncio.Event) -> None:
@@ -108,13 +106,25 @@ async def run(runtime: Runtime) -> int:
     """
     settings = runtime.settings
     stopping = asyncio.Event()
-    runner = await start_health_server(runtime.health, settings.health_host, settings.health_port)
+    registry = runtime.metrics.registry
+    separate = settings.metrics_address
+    runners = [
+        await serve(
+            health_app(runtime.health, None if separate else registry),
+            settings.health_host,
+            settings.health_port,
+        )
+    ]
+    if separate:
+        runners.append(await serve(metrics_app(registry), *separate))
     logger.info(
-        "ray-operator starting: namespaces={namespaces} leader-election={le} health={host}:{port}",
+        "ray-operator starting: namespaces={namespaces} leader-election={le} health={host}:{port}"
+        " metrics={metrics}",
         namespaces=",".join(settings.namespaces) or "*",
         le=settings.leader_election,
         host=settings.health_host,
         port=settings.health_port,
+        metrics="{}:{}".format(*separate) if separate else "on the health address",
     )
     _handle_signals(runtime, stopping)
     informing = [
@@ -166,7 +176,8 @@ async def run(runtime: Runtime) -> int:
                 await asyncio.wait_for(recorder.drain(), timeout=5)
         await runtime.dashboards.close()
         await runtime.api.close()
-        await runner.cleanup()
+        for runner in runners:
+            await runner.cleanup()
     logger.info("ray-operator stopped")
     return exit_code
 

@@ -1,8 +1,9 @@
-"""The health endpoint (--health-address): /healthz, /readyz and /statz.
+"""The health endpoint (--health-address): /healthz, /readyz, /statz and /metrics.
 
 /healthz answers 200 while the operator's loops run; /readyz answers 200 once the watches
 are established (kopf's ready flag); /statz shows reconcile counters as JSON, for humans and
-the benchmark (it is not a Prometheus endpoint; the operator exports no metrics).
+the benchmark; /metrics is the Prometheus text format of `metrics.py`'s registry, unless
+--metrics-address serves it on an address of its own (`metrics_app`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 
 @dataclass
@@ -24,7 +26,21 @@ class HealthState:
     started: float = field(default_factory=time.monotonic)
 
 
-def health_app(state: HealthState) -> web.Application:
+def metrics_route(app: web.Application, registry: CollectorRegistry) -> web.Application:
+    async def metrics(_: web.Request) -> web.Response:
+        response = web.Response(body=generate_latest(registry))
+        response.headers["Content-Type"] = CONTENT_TYPE_LATEST
+        return response
+
+    app.router.add_get("/metrics", metrics)
+    return app
+
+
+def metrics_app(registry: CollectorRegistry) -> web.Application:
+    return metrics_route(web.Application(), registry)
+
+
+def health_app(state: HealthState, metrics: CollectorRegistry | None = None) -> web.Application:
     async def healthz(_: web.Request) -> web.Response:
         return web.Response(
             text="ok" if state.alive else "stopping", status=200 if state.alive else 500
@@ -47,11 +63,11 @@ def health_app(state: HealthState) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/statz", statz)
-    return app
+    return app if metrics is None else metrics_route(app, metrics)
 
 
-async def start_health_server(state: HealthState, host: str, port: int) -> web.AppRunner:
-    runner = web.AppRunner(health_app(state), access_log=None)
+async def serve(app: web.Application, host: str, port: int) -> web.AppRunner:
+    runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
     return runner

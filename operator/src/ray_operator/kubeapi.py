@@ -5,7 +5,8 @@ Only what the operator needs: get, list and watch (the informers in `core/inform
 create, merge and JSON patch, replace and delete on namespaced paths. Transient failures
 (connection errors, 429, 5xx) are retried briefly, except for a create that may already have
 reached the apiserver. Every attempt first takes a token from the client-side rate limiter
-(`throttle`).
+(`throttle`). Each attempt's answer and wait for a token are reported to `Recorder` (the
+operator's metrics, `metrics.py`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import json
 import ssl
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
 import aiohttp
@@ -27,6 +28,24 @@ Json = dict[str, Any]
 RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0)
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 USER_AGENT = "ray-operator"
+
+
+class Recorder(Protocol):
+    """Where a request's outcome goes (`metrics.OperatorMetrics`)."""
+
+    def request(self, method: str, code: str) -> None: ...
+    def throttled(self, verb: str, seconds: float) -> None: ...
+
+
+class Unrecorded:
+    def request(self, method: str, code: str) -> None:
+        pass
+
+    def throttled(self, verb: str, seconds: float) -> None:
+        pass
+
+
+NO_ANSWER = "<error>"  # the code of a request that got no answer (client-go's label value)
 
 
 class ApiError(Exception):
@@ -118,9 +137,11 @@ class KubeApi:
         max_connections: int = 32,
         qps: float = 50,
         burst: int = 100,
+        recorder: Recorder | None = None,
     ):
         self._connection = connection
         self.limiter = TokenBucket(qps, burst)
+        self.recorder: Recorder = recorder or Unrecorded()
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._max_connections = max_connections
         self._session: aiohttp.ClientSession | None = None
@@ -178,12 +199,21 @@ class KubeApi:
         if body is not None:
             headers["Content-Type"] = content_type
             data = json.dumps(body)
-        await self.limiter.acquire()
+        await self._take_token(method)
+        code = NO_ANSWER
+        try:
+            async with self._client().request(
+                method, self._connection.server + path, params=params, data=data, headers=headers
+            ) as response:
+                code = str(response.status)
+                text = await response.text()
+        finally:
+            self.recorder.request(method, code)
+        return answer(response.status, response.reason, text)
+
+    async def _take_token(self, method: str) -> None:
+        self.recorder.throttled(method, await self.limiter.acquire())
         self.requests += 1
-        async with self._client().request(
-            method, self._connection.server + path, params=params, data=data, headers=headers
-        ) as response:
-            return answer(response.status, response.reason, await response.text())
 
     def _headers(self) -> dict[str, str]:
         headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
@@ -242,23 +272,30 @@ class KubeApi:
         if label_selector:
             params["labelSelector"] = label_selector
         headers = self._headers()
-        await self.limiter.acquire()
-        self.requests += 1
+        await self._take_token("GET")
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=timeout_seconds + 30)
-        async with self._client().get(
-            self._connection.server + path, params=params, headers=headers, timeout=timeout
-        ) as response:
-            if response.status >= 400:
-                answer(response.status, response.reason, await response.text())
-            buffer = b""
-            async for chunk in response.content.iter_any():
-                buffer += chunk
-                *lines, buffer = buffer.split(b"\n")
-                for line in lines:
-                    if line.strip():
-                        yield json.loads(line)
-            if buffer.strip():
-                yield json.loads(buffer)
+        recorded = False
+        try:
+            async with self._client().get(
+                self._connection.server + path, params=params, headers=headers, timeout=timeout
+            ) as response:
+                self.recorder.request("GET", str(response.status))
+                recorded = True
+                if response.status >= 400:
+                    answer(response.status, response.reason, await response.text())
+                buffer = b""
+                async for chunk in response.content.iter_any():
+                    buffer += chunk
+                    *lines, buffer = buffer.split(b"\n")
+                    for line in lines:
+                        if line.strip():
+                            yield json.loads(line)
+                if buffer.strip():
+                    yield json.loads(buffer)
+        except (TimeoutError, aiohttp.ClientError):
+            if not recorded:
+                self.recorder.request("GET", NO_ANSWER)
+            raise
 
     async def json_patch(self, path: str, operations: builtins.list[Json]) -> Json:
         """An RFC 6902 patch: it can remove keys, and a `test` operation makes it conditional."""

@@ -26,6 +26,8 @@ from loguru import logger
 from ray_operator.clock import Clock, parse_rfc3339, utc_now
 from ray_operator.kubeapi import ApiError, Json, KubeApi, namespaced
 
+LEASE_NAME = "ray-operator-leader"  # the coordination.k8s.io Lease the replicas campaign for
+
 LEASE_API = "coordination.k8s.io/v1"
 
 

@@ -11,6 +11,7 @@ service account is used.
 | --log-level LEVEL | RAY_OPERATOR_LOG_LEVEL | INFO |
 | --log-file-path PATH | RAY_OPERATOR_LOG_FILE_PATH | none (stdout only) |
 | --health-address HOST:PORT | RAY_OPERATOR_HEALTH_ADDRESS | 0.0.0.0:8081 |
+| --metrics-address HOST:PORT | RAY_OPERATOR_METRICS_ADDRESS | "" (/metrics on the health address) |
 | --leader-election | RAY_OPERATOR_LEADER_ELECTION | off |
 | --leader-election-namespace NS | RAY_OPERATOR_LEADER_ELECTION_NAMESPACE | POD_NAMESPACE |
 | --dashboard-map FILE | RAY_OPERATOR_DASHBOARD_MAP | none |
@@ -50,6 +51,7 @@ class Settings:
     log_file_path: Path | None = None
     health_host: str = "0.0.0.0"
     health_port: int = 8081
+    metrics_address: tuple[str, int] | None = None  # None: /metrics on the health address
     leader_election: bool = False
     leader_election_namespace: str = "default"
     dashboard_map: Path | None = None
@@ -80,6 +82,10 @@ def _address(text: str) -> tuple[str, int]:
     if not sep or not port.isdigit() or not 0 < int(port) < 65536:
         raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {text!r}")
     return host.strip("[]") or "0.0.0.0", int(port)
+
+
+def _optional_address(text: str) -> tuple[str, int] | None:
+    return _address(text) if text.strip() else None
 
 
 def _level(text: str) -> str:
@@ -135,6 +141,12 @@ def parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
     p.add_argument("--log-file-path", default=env("log-file-path", ""))
     p.add_argument("--health-address", type=_address, default=env("health-address", "0.0.0.0:8081"))
     p.add_argument(
+        "--metrics-address",
+        type=_optional_address,
+        default=env("metrics-address", ""),
+        help="serve /metrics here instead of on the health address",
+    )
+    p.add_argument(
         "--leader-election",
         type=_bool,
         nargs="?",
@@ -176,6 +188,7 @@ def load_settings(
         log_file_path=Path(args.log_file_path) if args.log_file_path else None,
         health_host=host,
         health_port=port,
+        metrics_address=args.metrics_address,
         leader_election=bool(args.leader_election),
         leader_election_namespace=args.leader_election_namespace,
         dashboard_map=Path(args.dashboard_map) if args.dashboard_map else None,

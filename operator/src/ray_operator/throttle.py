@@ -43,18 +43,20 @@ class TokenBucket:
         self._tokens = min(self._burst, self._tokens + (now - self._updated) * self._qps)
         self._updated = now
 
-    async def acquire(self) -> None:
-        """Wait until a request may go out.
+    async def acquire(self) -> float:
+        """Wait until a request may go out; how long that was, in seconds.
 
         Each caller reserves the next token at once (the balance may go negative) and sleeps
         until it is due, so callers leave in arrival order and no loop spins on rounding.
         """
         self._refill()
         self._tokens -= 1
-        if self._tokens < 0:
-            delay = -self._tokens / self._qps
-            self.waited_seconds += delay
-            await self._sleep(delay)
+        if self._tokens >= 0:
+            return 0.0
+        delay = -self._tokens / self._qps
+        self.waited_seconds += delay
+        await self._sleep(delay)
+        return delay
 
 
 class RetryDelays:

@@ -8,8 +8,10 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import kopf
+from prometheus_client import CollectorRegistry
 
 from ray_operator.cluster import constants as cluster_constants
 from ray_operator.cluster.kind import ClusterKind
@@ -27,6 +29,8 @@ from ray_operator.job import constants as job_constants
 from ray_operator.job.kind import JobKind, log_transition
 from ray_operator.kubeapi import Connection, KubeApi
 from ray_operator.kubeconfig import load_connection
+from ray_operator.leader import LEASE_NAME
+from ray_operator.metrics import OperatorMetrics
 from ray_operator.service import constants as service_constants
 from ray_operator.service.kind import ServiceKind
 from ray_operator.service.status import log_status as log_service_status
@@ -49,6 +53,7 @@ class Runtime:
     registry: kopf.OperatorRegistry
     kopf_settings: kopf.OperatorSettings
     health: HealthState
+    metrics: OperatorMetrics
 
 
 def kopf_settings(settings: Settings) -> kopf.OperatorSettings:
@@ -118,7 +123,10 @@ class Caches:
 
 def build_runtime(settings: Settings) -> Runtime:
     connection = load_connection()
-    api = KubeApi(connection, qps=settings.kube_api_qps, burst=settings.kube_api_burst)
+    metrics = OperatorMetrics(CollectorRegistry(), urlsplit(connection.server).netloc, LEASE_NAME)
+    api = KubeApi(
+        connection, qps=settings.kube_api_qps, burst=settings.kube_api_burst, recorder=metrics
+    )
     caches = Caches()
     memories = Memories()
     dashboards = DashboardHttp()
@@ -141,6 +149,8 @@ def build_runtime(settings: Settings) -> Runtime:
             workers=settings.workers,
             resync_period=settings.resync_period,
             kind=kind.kind,
+            metrics=metrics.reconciles(name),
+            queue_metrics=metrics.queue(name),
         )
 
     cluster_kind = ClusterKind(caches.pods, caches.head_services, settings.cluster_domain)
@@ -233,6 +243,8 @@ def build_runtime(settings: Settings) -> Runtime:
             },
         }
 
+    health = HealthState(stats=stats)
+    metrics.watch(controllers, lambda: health.leader)
     return Runtime(
         settings=settings,
         connection=connection,
@@ -243,5 +255,6 @@ def build_runtime(settings: Settings) -> Runtime:
         dashboards=dashboards,
         registry=registry,
         kopf_settings=kopf_settings(settings),
-        health=HealthState(stats=stats),
+        health=health,
+        metrics=metrics,
     )

@@ -10,6 +10,9 @@
     write    one conditional merge patch of `status` when it differs from the stored one
              (409: the object moved on, look again shortly; 404: it is gone).
 
+A pass whose actions failed returns `controller.Retry`: the work queue counts it as an error
+and looks again when the pass said (after the object's own backoff), not on its own schedule.
+
 Per-object memory (backoff, problems of the last failed attempt, expectations) lives in
 `Memories` by uid. A pass makes API requests only to change something: a steady state (all
 ready, nothing changing) makes none.
@@ -26,6 +29,7 @@ from typing import Any, Protocol
 from loguru import logger
 
 from ray_operator.clock import Clock, rfc3339, utc_now
+from ray_operator.controller import Retry
 from ray_operator.core.actions import Correct, Create, Decision, Outcome, Parallel, SlowStart
 from ray_operator.core.executor import Executor, Perform
 from ray_operator.core.memory import Memories, Memory
@@ -119,7 +123,7 @@ class Loop:
     stamps_update_time: bool = True
     log_status: Callable[[Any, Json, Json], None] = field(default=lambda log, old, new: None)
 
-    async def reconcile(self, key: Key) -> float | None:
+    async def reconcile(self, key: Key) -> float | Retry | None:
         namespace, name = key
         log = logger.bind(kind=self.kind.kind, namespace=namespace, name=name)
         body = self.primary.get(namespace, name)
@@ -161,7 +165,7 @@ class Loop:
         if ctx.memory.creations or ctx.memory.deletions:
             left = max(0.0, ctx.memory.expected_until - ctx.monotonic)
             requeue = left if requeue is None else min(requeue, left)
-        return requeue
+        return requeue if outcome.ok else Retry(requeue)
 
     async def _still_current(self, body: Json) -> bool:
         """Before creating anything for `body`, one read of it from the apiserver: a watch can
