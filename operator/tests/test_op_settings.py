@@ -64,6 +64,16 @@ def test_flags_win_over_environment() -> None:
     assert load_settings(["--leader-election"], {}).leader_election is True
 
 
+def test_metrics_move_to_their_own_address_only_when_asked() -> None:
+    assert load_settings([], {}).metrics_address is None
+    environ = {"RAY_OPERATOR_METRICS_ADDRESS": "127.0.0.1:9100"}
+    assert load_settings([], environ).metrics_address == ("127.0.0.1", 9100)
+    assert load_settings(["--metrics-address", ":8443"], environ).metrics_address == (
+        "0.0.0.0",
+        8443,
+    )
+
+
 @pytest.mark.parametrize(
     ("argv", "environ"),
     [
@@ -71,6 +81,7 @@ def test_flags_win_over_environment() -> None:
         ([], {"RAY_OPERATOR_LOG_FORMAT": "xml"}),
         (["--log-level", "LOUD"], {}),
         (["--health-address", "8081"], {}),
+        (["--metrics-address", "localhost"], {}),
         ([], {"RAY_OPERATOR_HEALTH_ADDRESS": "host:99999"}),
         (["--leader-election", "maybe"], {}),
         (["--workers", "0"], {}),
