@@ -176,6 +176,7 @@ async def run(runtime: Runtime) -> int:
                 await asyncio.wait_for(recorder.drain(), timeout=5)
         await runtime.dashboards.close()
         await runtime.api.close()
+        await runtime.event_api.close()
         for runner in runners:
             await runner.cleanup()
     logger.info("ray-operator stopped")

@@ -46,6 +46,7 @@ class Runtime:
     settings: Settings
     connection: Connection
     api: KubeApi
+    event_api: KubeApi  # Events' own client and rate limiter
     controllers: list[Controller[Any]]
     informers: list[Informer]
     recorders: list[EventRecorder]
@@ -124,8 +125,11 @@ class Caches:
 def build_runtime(settings: Settings) -> Runtime:
     connection = load_connection()
     metrics = OperatorMetrics(CollectorRegistry(), urlsplit(connection.server).netloc, LEASE_NAME)
-    api = KubeApi(
-        connection, qps=settings.kube_api_qps, burst=settings.kube_api_burst, recorder=metrics
+    api, event_api = (
+        KubeApi(
+            connection, qps=settings.kube_api_qps, burst=settings.kube_api_burst, recorder=metrics
+        )
+        for _ in range(2)
     )
     caches = Caches()
     memories = Memories()
@@ -138,8 +142,10 @@ def build_runtime(settings: Settings) -> Runtime:
     def controller(
         name: str, kind: Any, primary: Store, owned: list[Store], **loop: Any
     ) -> Controller[tuple[str, str]]:
+        # Events have their own token bucket, as client-go's recorder has a client of its own:
+        # 4 Events per new RayCluster must not hold its pods back in the reconcilers' bucket.
         events = EventRecorder(
-            api, component=f"{name}-controller", instance=settings.identity, background=True
+            event_api, component=f"{name}-controller", instance=settings.identity, background=True
         )
         recorders.append(events)
         reconciler = Loop(kind, api, events, primary, owned, memories, **loop)
@@ -228,8 +234,10 @@ def build_runtime(settings: Settings) -> Runtime:
 
     def stats() -> dict[str, Any]:
         return {
-            "apiRequests": api.requests,
-            "apiThrottledSeconds": round(api.limiter.waited_seconds, 3),
+            "apiRequests": api.requests + event_api.requests,
+            "apiThrottledSeconds": round(
+                api.limiter.waited_seconds + event_api.limiter.waited_seconds, 3
+            ),
             "memories": len(memories),
             "cached": {i.store.name: len(i.store) for i in informers},
             "controllers": {
@@ -249,6 +257,7 @@ def build_runtime(settings: Settings) -> Runtime:
         settings=settings,
         connection=connection,
         api=api,
+        event_api=event_api,
         controllers=controllers,
         informers=informers,
         recorders=recorders,
