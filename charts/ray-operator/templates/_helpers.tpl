@@ -329,3 +329,33 @@ none) and always the chart's helm test pod.
           {{- include "ray-operator.selectorLabels" (dict "ctx" $ "component" "test") | nindent 10 }}
 {{- end }}
 {{- end }}
+
+{{/*
+The scrape settings every ServiceMonitor endpoint and PodMonitor endpoint of the chart shares,
+from a monitor's values: interval, scrapeTimeout, honorLabels, the `job` relabeling and the
+user's relabelings.
+*/}}
+{{- define "ray-operator.scrapeSettings" -}}
+{{- with .interval }}
+interval: {{ . }}
+{{- end }}
+{{- with .scrapeTimeout }}
+scrapeTimeout: {{ . }}
+{{- end }}
+honorLabels: {{ .honorLabels }}
+{{- if or .job .relabelings }}
+relabelings:
+  {{- with .job }}
+  - action: replace
+    targetLabel: job
+    replacement: {{ . | quote }}
+  {{- end }}
+  {{- with .relabelings }}
+  {{- toYaml . | nindent 2 }}
+  {{- end }}
+{{- end }}
+{{- with .metricRelabelings }}
+metricRelabelings:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}
