@@ -120,6 +120,8 @@ def test_the_expected_alerts_exist() -> None:
         "RayReconciliationStalled",
         "RayExporterDown",
         "RayExporterStale",
+        "RayOperatorReconcileErrors",
+        "RayOperatorWorkQueueBacklog",
     }
 
 
@@ -152,8 +154,8 @@ def test_runbooks_have_one_section_per_alert() -> None:
 def test_object_alerts_drop_the_exporter_target_labels() -> None:
     """Aggregated by object, so an exporter restart neither splits nor resets an alert."""
     for name, rule in rules().items():
-        if name.startswith("RayExporter"):
-            continue
+        if name.startswith(("RayExporter", "RayOperator")):
+            continue  # about the exporter or operator targets themselves
         match = re.match(r"max by \(([^)]*)\)", rule["expr"])
         assert match, name
         by = {label.strip() for label in match.group(1).split(",")}

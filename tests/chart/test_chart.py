@@ -183,17 +183,24 @@ def _source_groups() -> list[dict[str, Any]]:
 
 
 def test_without_overrides_the_prometheus_rule_equals_the_alerts_source(tools: Tools) -> None:
-    source_selector = 'prometheusRule.substitutions.exporterJobSelector=job=~".*ray-exporter.*"'
+    selectors = (
+        'prometheusRule.substitutions.exporterJobSelector=job=~".*ray-exporter.*"',
+        'prometheusRule.substitutions.operatorJobSelector=job=~".*ray-operator.*"',
+    )
     docs = tools.template(
-        "--set", "prometheusRule.enabled=true", "--set-string", source_selector, *API_FLAGS
+        "--set",
+        "prometheusRule.enabled=true",
+        *(arg for selector in selectors for arg in ("--set-string", selector)),
+        *API_FLAGS,
     )
     assert _prometheus_rule(docs)["spec"]["groups"] == _source_groups()
 
 
-def test_unscraped_exporter_drops_only_the_exporter_group(tools: Tools) -> None:
+def test_unscraped_exporter_and_operator_drop_only_their_groups(tools: Tools) -> None:
     docs = tools.template("--set", "prometheusRule.enabled=true", *API_FLAGS)
-    expected = [g for g in _source_groups() if g["name"] != "ray-operator.exporter"]
-    assert len(expected) == len(_source_groups()) - 1
+    unscraped = {"ray-operator.exporter", "ray-operator.operator"}
+    expected = [g for g in _source_groups() if g["name"] not in unscraped]
+    assert len(expected) == len(_source_groups()) - 2
     assert _prometheus_rule(docs)["spec"]["groups"] == expected
 
 
@@ -216,6 +223,7 @@ def test_rendered_rules_with_overrides_pass_promtool(tools: Tools, tmp_path: Pat
             ],
         },
         "metrics": {"serviceMonitor": {"enabled": True, "job": "ray-metrics"}},
+        "operator": {"metrics": {"podMonitor": {"enabled": True, "job": "ray-control"}}},
     }
     values = tmp_path / "values.yaml"
     values.write_text(yaml.safe_dump(overrides))
@@ -232,6 +240,7 @@ def test_rendered_rules_with_overrides_pass_promtool(tools: Tools, tmp_path: Pat
         for value in params.values():
             assert str(value) in rules[name]["expr"]
     assert 'job="ray-metrics"' in rules["RayExporterDown"]["expr"]
+    assert 'job="ray-control"' in rules["RayOperatorReconcileErrors"]["expr"]
 
 
 def _every_parameter_changed() -> dict[str, dict[str, Any]]:
