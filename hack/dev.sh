@@ -79,6 +79,9 @@ scrape_configs:
   - job_name: ray-exporter
     static_configs:
       - targets: ["127.0.0.1:$EXPORTER_PORT"]
+  - job_name: ray-operator
+    static_configs:
+      - targets: ["127.0.0.1:$OPERATOR_HEALTH_PORT"]
 YAML
   (cd "$ROOT" && exec prometheus --config.file="$DEV/prometheus.yml" --storage.tsdb.path="$DEV/prometheus" \
     --web.listen-address="127.0.0.1:$PROMETHEUS_PORT" >"$DEV/prometheus.log" 2>&1) &
