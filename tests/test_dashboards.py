@@ -27,7 +27,8 @@ from ray_dashboards.catalog import stable_json  # noqa: E402
 from ray_dashboards.promql import documented_metric_names, family, metric_names  # noqa: E402
 
 OBJECT_DASHBOARDS = {"ray-overview", "ray-cluster", "ray-job", "ray-service"}
-EXPORTER_DASHBOARDS = {"ray-exporter-health"}
+EXPORTER_DASHBOARDS = {"ray-exporter-health", "ray-operator-health"}
+"""Dashboards of the exporter's and the operator's own health: scoped by job and instance."""
 PROMETHEUS_SERIES = {"up"}
 """Series Prometheus itself writes per target: not served by the exporter, always present."""
 

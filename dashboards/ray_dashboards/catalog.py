@@ -12,6 +12,7 @@ from typing import Any
 
 from .exporter import exporter_health
 from .grafana import Json
+from .operator import operator_health
 from .overview import overview
 from .rayclusters import rayclusters
 from .rayjobs import rayjobs
@@ -23,6 +24,7 @@ BUILDERS: tuple[Callable[[], Json], ...] = (
     rayjobs,
     rayservices,
     exporter_health,
+    operator_health,
 )
 
 

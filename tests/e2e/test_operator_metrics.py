@@ -10,11 +10,13 @@ RayOperatorReconcileErrors must reach Alertmanager's webhook for that controller
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from e2e.stack import RATE_INTERVAL, substitute
 from integration.raycluster_harness import OperatorProcess, Rays, sample
 from kubernetes import client
 from test_alerts import render_like_the_chart
@@ -23,6 +25,7 @@ from localkube.crds import apply_crds
 from localkube.monitoring import Alertmanager, Prometheus, WebhookReceiver, wait_until
 
 pytestmark = pytest.mark.e2e
+DASHBOARD = Path(__file__).resolve().parents[2] / "dashboards" / "ray-operator-health.json"
 
 JOB = "ray-operator"
 RUNBOOKS = "https://runbooks.e2e.invalid/docs/runbooks.md"
@@ -136,3 +139,15 @@ def test_a_failing_controller_alerts_and_the_operator_series_reach_prometheus(
         )["raycluster"]
         > 0
     )
+
+    # Every panel of the operator-health dashboard, as Grafana would send it, has data.
+    values = {"cluster": ".*", "job": JOB, "instance": ".*", "__rate_interval": RATE_INTERVAL}
+    board = json.loads(DASHBOARD.read_text(encoding="utf-8"))
+    empty = [
+        (panel["title"], target["refId"])
+        for top in board["panels"]
+        for panel in (top, *top.get("panels", []))
+        for target in panel.get("targets", [])
+        if not prometheus.query(substitute(target["expr"], values))
+    ]
+    assert empty == []
