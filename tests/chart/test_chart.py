@@ -185,7 +185,7 @@ def _source_groups() -> list[dict[str, Any]]:
 def test_without_overrides_the_prometheus_rule_equals_the_alerts_source(tools: Tools) -> None:
     selectors = (
         'prometheusRule.substitutions.exporterJobSelector=job=~".*ray-exporter.*"',
-        'prometheusRule.substitutions.operatorJobSelector=job=~".*ray-operator.*"',
+        'prometheusRule.substitutions.operatorJobSelector=job=~"(.+[-/])?ray-operator"',
     )
     docs = tools.template(
         "--set",
