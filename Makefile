@@ -97,6 +97,7 @@ lint: venv ## ruff, ruff format, mypy --strict, import contracts
 	$(VENV)/bin/mypy --strict hack/gen_chart_docs.py tests/chart
 	MYPYPATH=tests:dashboards $(VENV)/bin/mypy --strict --explicit-package-bases tests/e2e
 	MYPYPATH=tests:tests/logs $(VENV)/bin/mypy --strict --explicit-package-bases tests/logs tests/log_capture.py tests/hostile_json.py
+	MYPYPATH=tests $(VENV)/bin/mypy --strict --explicit-package-bases tests/release
 	MYPYPATH=tests:tests/bench $(VENV)/bin/mypy --strict --explicit-package-bases $(OPERATOR_BENCH)
 	$(VENV)/bin/lint-imports
 
