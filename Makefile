@@ -103,7 +103,7 @@ lint: venv ## ruff, ruff format, mypy --strict, import contracts
 
 .PHONY: test-unit
 test-unit: venv tools ## Unit tests (no cluster; promtool checks need the built tools)
-	$(PYTEST) -m "not chart and not integration and not e2e and not bench"
+	$(PYTEST) -m "not chart and not integration and not e2e and not bench and not images"
 
 .PHONY: test-chart
 test-chart: venv tools ## helm lint/template/unittest, ct lint
@@ -116,6 +116,14 @@ test-integration: venv tools ray-env ## Tests against the real local control pla
 .PHONY: test-e2e
 test-e2e: venv tools ray-env ## Real Prometheus and Alertmanager against the real exporter
 	$(PYTEST) -m e2e
+
+.PHONY: images
+images: venv tools ## Build both images daemonless into dist/images/*.oci.tar; prints digests and sizes
+	@bash hack/images.sh
+
+.PHONY: test-images
+test-images: images ## Opt-in: run each image's entrypoint from its own root filesystem (needs root)
+	$(PYTEST) -m images tests/release/test_images.py
 
 .PHONY: test
 test: lint test-unit test-chart test-integration test-e2e ## Everything CI runs
