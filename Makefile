@@ -125,6 +125,12 @@ images: venv tools ## Build both images daemonless into dist/images/*.oci.tar; p
 test-images: images ## Opt-in: run each image's entrypoint from its own root filesystem (needs root)
 	$(PYTEST) -m images tests/release/test_images.py
 
+.PHONY: release-artifacts
+release-artifacts: images ## The images, the packaged chart and SHA256SUMS in dist/
+	helm package charts/ray-operator --destination dist
+	cd dist && sha256sum images/ray-operator.oci.tar images/ray-exporter.oci.tar \
+		ray-operator-$$(cat ../VERSION).tgz | tee SHA256SUMS
+
 .PHONY: test
 test: lint test-unit test-chart test-integration test-e2e ## Everything CI runs
 
