@@ -50,7 +50,10 @@ rootfs() {
   printf 'home = /usr/bin\ninclude-system-site-packages = false\nversion = 3.11.2\n' >"$fs/opt/venv/pyvenv.cfg"
   "$PY" -m pip install -q --no-index --no-compile --no-warn-script-location --find-links "$WORK/wheels" \
     -c constraints.txt --target "$fs/opt/venv/lib/python3.11/site-packages" "ray-$project==$VERSION" >&2
+  # pip wrote console scripts (with the build host's interpreter in their shebangs) to
+  # bin/; drop them and their RECORD lines, so no path of the build machine is left.
   rm -rf "$fs/opt/venv/lib/python3.11/site-packages/bin"
+  sed -i '\#^\.\./\.\./bin/#d' "$fs"/opt/venv/lib/python3.11/site-packages/*.dist-info/RECORD
   echo "$COMMIT" >"$fs/opt/venv/lib/python3.11/site-packages/$package/COMMIT"
   printf '#!/opt/venv/bin/python\nimport sys\n\nfrom %s.main import main\n\nif __name__ == "__main__":\n    sys.exit(main())\n' \
     "$package" >"$fs/opt/venv/bin/ray-$project"
