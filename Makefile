@@ -97,12 +97,13 @@ lint: venv ## ruff, ruff format, mypy --strict, import contracts
 	$(VENV)/bin/mypy --strict hack/gen_chart_docs.py tests/chart
 	MYPYPATH=tests:dashboards $(VENV)/bin/mypy --strict --explicit-package-bases tests/e2e
 	MYPYPATH=tests:tests/logs $(VENV)/bin/mypy --strict --explicit-package-bases tests/logs tests/log_capture.py tests/hostile_json.py
+	MYPYPATH=tests $(VENV)/bin/mypy --strict --explicit-package-bases tests/release
 	MYPYPATH=tests:tests/bench $(VENV)/bin/mypy --strict --explicit-package-bases $(OPERATOR_BENCH)
 	$(VENV)/bin/lint-imports
 
 .PHONY: test-unit
 test-unit: venv tools ## Unit tests (no cluster; promtool checks need the built tools)
-	$(PYTEST) -m "not chart and not integration and not e2e and not bench"
+	$(PYTEST) -m "not chart and not integration and not e2e and not bench and not images"
 
 .PHONY: test-chart
 test-chart: venv tools ## helm lint/template/unittest, ct lint
@@ -115,6 +116,20 @@ test-integration: venv tools ray-env ## Tests against the real local control pla
 .PHONY: test-e2e
 test-e2e: venv tools ray-env ## Real Prometheus and Alertmanager against the real exporter
 	$(PYTEST) -m e2e
+
+.PHONY: images
+images: venv tools ## Build both images daemonless into dist/images/*.oci.tar; prints digests and sizes
+	@bash hack/images.sh
+
+.PHONY: test-images
+test-images: images ## Opt-in: run each image's entrypoint from its own root filesystem (needs root)
+	$(PYTEST) -m images tests/release/test_images.py
+
+.PHONY: release-artifacts
+release-artifacts: images ## The images, the packaged chart and SHA256SUMS in dist/
+	helm package charts/ray-operator --destination dist
+	cd dist && sha256sum images/ray-operator.oci.tar images/ray-exporter.oci.tar \
+		ray-operator-$$(cat ../VERSION).tgz | tee SHA256SUMS
 
 .PHONY: test
 test: lint test-unit test-chart test-integration test-e2e ## Everything CI runs

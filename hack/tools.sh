@@ -123,10 +123,26 @@ build_chart_testing() {
 build_prometheus() {
   local out=$1 m=github.com/prometheus/prometheus
   tools_module "$out/src" "$m" "$PROMETHEUS_VERSION"
+  # All service discovery is compiled out except Kubernetes', which the configuration
+  # the Prometheus Operator generates from a ServiceMonitor (kubernetes_sd_configs) needs.
   (cd "$out/src" && go get "$m/cmd/prometheus@$PROMETHEUS_VERSION" "$m/cmd/promtool@$PROMETHEUS_VERSION" >/dev/null &&
-    go build -trimpath -tags remove_all_sd \
+    go build -trimpath -tags remove_all_sd,enable_kubernetes_sd \
       -ldflags "-s -w -X github.com/prometheus/common/version.Version=$PROMETHEUS_RELEASE" \
       -o "$out/bin/" "$m/cmd/prometheus" "$m/cmd/promtool")
+}
+
+build_umoci() {
+  # umoci builds OCI images without a container daemon (make images). Its go.mod
+  # replaces go-mtree, so a tools module rather than `go install`.
+  local out=$1 m=github.com/opencontainers/umoci
+  tools_module "$out/src" "$m" "$UMOCI_VERSION"
+  (cd "$out/src" && go get "$m/cmd/umoci@$UMOCI_VERSION" >/dev/null &&
+    go build -trimpath -ldflags "-s -w" -o "$out/bin/umoci" "$m/cmd/umoci")
+}
+
+build_actionlint() {
+  # Lints .github/workflows (a unit test); it reads its version from the build info.
+  GOBIN=$1/bin go install -trimpath -ldflags "-s -w" "github.com/rhysd/actionlint/cmd/actionlint@$ACTIONLINT_VERSION"
 }
 
 build_alertmanager() {
@@ -182,7 +198,7 @@ link_share() {
   done
 }
 
-want=${*:-kubernetes etcd kwok helm helm-unittest chart-testing prometheus alertmanager}
+want=${*:-kubernetes etcd kwok helm helm-unittest chart-testing prometheus alertmanager umoci actionlint}
 for tool in $want; do
   case $tool in
     kubernetes) build kubernetes "$KUBERNETES_VERSION" build_kubernetes ;;
@@ -191,8 +207,10 @@ for tool in $want; do
     helm) build helm "$HELM_VERSION" build_helm ;;
     helm-unittest) build helm-unittest "$HELM_UNITTEST_VERSION" build_helm_unittest ;;
     chart-testing) build chart-testing "$CHART_TESTING_VERSION" build_chart_testing ;;
-    prometheus) build prometheus "$PROMETHEUS_VERSION" build_prometheus ;;
+    prometheus) build prometheus "$PROMETHEUS_VERSION-k8s-sd" build_prometheus ;;
     alertmanager) build alertmanager "$ALERTMANAGER_VERSION" build_alertmanager ;;
+    umoci) build umoci "$UMOCI_VERSION" build_umoci ;;
+    actionlint) build actionlint "$ACTIONLINT_VERSION" build_actionlint ;;
     kuberay) build kuberay "$KUBERAY_VERSION" build_kuberay ;;
     *) log "unknown tool $tool"; exit 2 ;;
   esac

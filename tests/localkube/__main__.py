@@ -37,7 +37,13 @@ def main(argv: list[str] | None = None) -> int:
             print("running" if cluster.running() else "stopped")
             return 0 if cluster.running() else 1
         else:
-            print(f'export PATH={shlex.quote(str(TOOLS_BIN))}:"$PATH"')
+            # The same environment the Makefile gives its targets, so the pinned tools work
+            # by hand: helm's unittest plugin, ct's config (and yamale/yamllint from the venv).
+            share = TOOLS_BIN.parent / "share"
+            venv_bin = REPO_ROOT / ".venv" / "bin"
+            print(f'export PATH={shlex.quote(str(TOOLS_BIN))}:{shlex.quote(str(venv_bin))}:"$PATH"')
+            print(f"export HELM_PLUGINS={shlex.quote(str(share / 'helm-plugins'))}")
+            print(f"export CT_CONFIG_DIR={shlex.quote(str(share / 'ct-etc'))}")
             print(f"export KUBECONFIG={shlex.quote(str(cluster.kubeconfig))}")
     except ClusterError as err:
         print(f"localkube: {err}", file=sys.stderr)

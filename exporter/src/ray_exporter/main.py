@@ -13,7 +13,6 @@ behind the watch streams' connections.
 
 from __future__ import annotations
 
-import importlib.metadata
 import os
 import signal
 import sys
@@ -35,18 +34,12 @@ from ray_exporter.settings import Settings, load_settings
 from ray_exporter.sharding import Shard
 from ray_exporter.store import MetricsStore
 from ray_exporter.tls import TLSContextSource, subject_alternative_names
+from ray_exporter.version import describe, version
 from ray_exporter.watch import Watcher
 
 JOIN_TIMEOUT_SECONDS = 5.0
 DRAIN_TIMEOUT_SECONDS = 10.0  # a scrape in progress at SIGTERM may finish
 REVIEW_CONNECTIONS = 4
-
-
-def _version() -> str:
-    try:
-        return importlib.metadata.version("ray-exporter")
-    except importlib.metadata.PackageNotFoundError:
-        return "unknown"
 
 
 def _tls(settings: Settings) -> TLSContextSource | None:
@@ -59,9 +52,12 @@ def _tls(settings: Settings) -> TLSContextSource | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the exporter until SIGTERM or SIGINT; answer the exit status."""
-    settings = load_settings(sys.argv[1:] if argv is None else argv, os.environ)
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    if "--version" in arguments:
+        print(describe())
+        return 0
+    settings = load_settings(arguments, os.environ)
     configure_logging(settings.log_format, settings.log_level, settings.log_file_path)
-    version = _version()
     scopes = [
         (resource, namespace)
         for resource in RESOURCES
@@ -70,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     disable_created_metrics()  # type: ignore[no-untyped-call]  # no `_created` series
     registry = CollectorRegistry()
-    metrics = SelfMetrics(registry, [resource.plural for resource in RESOURCES], version)
+    metrics = SelfMetrics(registry, [resource.plural for resource in RESOURCES], version())
     store = MetricsStore(RESOURCES, FAMILY_ORDER, Shard(settings.shard, settings.total_shards))
     tracker = SyncTracker([(resource.plural, namespace) for resource, namespace in scopes])
     registry.register(StateCollector(tracker, store.count))
@@ -126,7 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         watcher.start()
     logger.info(
         "serving",
-        version=version,
+        version=version(),
         address=f"{settings.listen_host}:{server.port}",
         namespaces=list(settings.namespaces) or "all",
         shard=settings.shard,

@@ -8,6 +8,12 @@ from collections.abc import Sequence
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    if "--version" in arguments:
+        from ray_operator.version import describe
+
+        print(describe())
+        return 0
     # kopf imports the `kubernetes` package, when it is installed, only to recognise its model
     # objects, which this operator never hands to kopf; the import alone costs about 20 MiB.
     # Nothing in this process uses it (kubeconfig.py reads the credentials).
@@ -17,7 +23,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from ray_operator.settings import load_settings
     from ray_operator.wiring import build_runtime
 
-    settings = load_settings(sys.argv[1:] if argv is None else argv)
+    settings = load_settings(arguments)
     configure_logging(settings)
 
     async def operate() -> int:
