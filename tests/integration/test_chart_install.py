@@ -83,6 +83,14 @@ MONITORED_VALUES = {
             "additionalLabels": {"release": "kube-prometheus-stack"},
         }
     },
+    "operator": {
+        "metrics": {
+            "podMonitor": {
+                "enabled": True,
+                "additionalLabels": {"release": "kube-prometheus-stack"},
+            }
+        }
+    },
     "prometheusRule": {"enabled": True, "additionalLabels": {"release": "kube-prometheus-stack"}},
     "grafana": {"dashboards": {"enabled": True}},
 }
@@ -144,6 +152,34 @@ def test_kube_prometheus_stack_selects_the_service_monitor_and_it_finds_the_expo
         ]
 
     wait_for("a ready endpoint on the exporter's metrics port", ready_metrics_endpoint)
+
+
+def test_kube_prometheus_stack_selects_the_operator_pod_monitor_and_it_finds_the_operator(
+    release: Release, api_client: client.ApiClient
+) -> None:
+    custom = client.CustomObjectsApi(api_client)
+    found = as_dict(
+        api_client,
+        custom.list_namespaced_custom_object(
+            *MONITORING, release.namespace, "podmonitors", label_selector=KPS_SELECTOR
+        ),
+    )
+    [monitor] = found["items"]
+    [rendered] = _rendered(release, "PodMonitor")
+    assert monitor["spec"] == rendered["spec"]  # nothing pruned by the API server
+    [endpoint] = monitor["spec"]["podMetricsEndpoints"]
+    assert (endpoint["port"], endpoint["path"]) == ("health", "/metrics")
+    selector = ",".join(f"{k}={v}" for k, v in monitor["spec"]["selector"]["matchLabels"].items())
+    pods = as_dict(
+        api_client,
+        client.CoreV1Api(api_client).list_namespaced_pod(
+            release.namespace, label_selector=selector
+        ),
+    )["items"]
+    assert pods, "the PodMonitor selects the operator pods"
+    for pod in pods:
+        ports = {p.get("name") for c in pod["spec"]["containers"] for p in c.get("ports", [])}
+        assert "health" in ports, pod["metadata"]["name"]
 
 
 def test_kube_prometheus_stack_selects_the_rules_with_every_shipped_alert(
