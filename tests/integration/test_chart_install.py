@@ -113,6 +113,18 @@ def _rendered(release: Release, kind: str) -> list[dict[str, Any]]:
     return [d for d in release.manifest if d["kind"] == kind]
 
 
+def _selected_by_kube_prometheus_stack(
+    release: Release, api_client: client.ApiClient, plural: str
+) -> list[dict[str, Any]]:
+    """The release namespace's objects of a monitoring.coreos.com kind that kube-prometheus-
+    stack's default selector ({release: kube-prometheus-stack}) picks."""
+    listed = client.CustomObjectsApi(api_client).list_namespaced_custom_object(
+        *MONITORING, release.namespace, plural, label_selector=KPS_SELECTOR
+    )
+    items: list[dict[str, Any]] = as_dict(api_client, listed)["items"]
+    return items
+
+
 def test_kube_prometheus_stack_selects_the_service_monitor_and_it_finds_the_exporter(
     release: Release, api_client: client.ApiClient
 ) -> None:
@@ -157,14 +169,7 @@ def test_kube_prometheus_stack_selects_the_service_monitor_and_it_finds_the_expo
 def test_kube_prometheus_stack_selects_the_operator_pod_monitor_and_it_finds_the_operator(
     release: Release, api_client: client.ApiClient
 ) -> None:
-    custom = client.CustomObjectsApi(api_client)
-    found = as_dict(
-        api_client,
-        custom.list_namespaced_custom_object(
-            *MONITORING, release.namespace, "podmonitors", label_selector=KPS_SELECTOR
-        ),
-    )
-    [monitor] = found["items"]
+    [monitor] = _selected_by_kube_prometheus_stack(release, api_client, "podmonitors")
     [rendered] = _rendered(release, "PodMonitor")
     assert monitor["spec"] == rendered["spec"]  # nothing pruned by the API server
     [endpoint] = monitor["spec"]["podMetricsEndpoints"]
@@ -185,14 +190,7 @@ def test_kube_prometheus_stack_selects_the_operator_pod_monitor_and_it_finds_the
 def test_kube_prometheus_stack_selects_the_rules_with_every_shipped_alert(
     release: Release, api_client: client.ApiClient
 ) -> None:
-    custom = client.CustomObjectsApi(api_client)
-    found = as_dict(
-        api_client,
-        custom.list_namespaced_custom_object(
-            *MONITORING, release.namespace, "prometheusrules", label_selector=KPS_SELECTOR
-        ),
-    )
-    [rule] = found["items"]
+    [rule] = _selected_by_kube_prometheus_stack(release, api_client, "prometheusrules")
     [rendered] = _rendered(release, "PrometheusRule")
     assert rule["spec"] == rendered["spec"]
     source = yaml.safe_load((REPO / "alerts" / "ray-operator.rules.yaml").read_text())
