@@ -342,3 +342,17 @@ async def test_an_unknown_name_is_one_aggregated_warning_and_deletes_nothing(rig
     assert "'stranger'" in event["message"]
     assert event["count"] == 3
     assert {p["metadata"]["name"] for p in rig.pods()} == before
+
+
+@pytest.mark.parametrize(("replicas", "runs"), [(12, 10), (0, 1)])
+def test_replicas_outside_the_bounds_are_reported_and_clamped(replicas: int, runs: int) -> None:
+    cluster = scaled()
+    group = cluster["spec"]["workerGroupSpecs"][0]
+    group.update(replicas=replicas, minReplicas=1, maxReplicas=10)
+    (problem,) = validate_cluster(cluster)
+    assert not problem.blocking
+    assert problem.message == (
+        f"spec.workerGroupSpecs[0] ('small'): replicas {replicas} is outside "
+        f"minReplicas-maxReplicas (1-10); the group runs {runs}"
+    )
+    assert worker_groups(cluster)[0].desired_replicas == runs

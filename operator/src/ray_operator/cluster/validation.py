@@ -129,6 +129,16 @@ def _spec_problems(cluster: Body) -> Iterator[Problem]:
                 f"{where}: minReplicas {group.min_replicas} is greater than maxReplicas "
                 f"{group.max_replicas}",
             )
+        elif group.replicas is not None and not (
+            group.min_replicas <= group.replicas <= group.max_replicas
+        ):
+            yield Problem(
+                Reason.INVALID_RAY_CLUSTER_SPEC,
+                f"{where}: replicas {group.replicas} is outside minReplicas-maxReplicas "
+                f"({group.min_replicas}-{group.max_replicas}); the group runs "
+                f"{group.desired_replicas}",
+                blocking=False,
+            )
         yield from _group_problems(where, group.spec)
 
 
