@@ -269,7 +269,12 @@ def test_replace_in_one_namespace_keeps_the_other_namespaces() -> None:
 
 @pytest.mark.parametrize("total", [2, 3, 5])
 def test_shards_partition_the_objects(total: int) -> None:
-    items = [("rayclusters", raycluster(f"c{i}", uid=f"{i:08x}-uid")) for i in range(60)]
+    groups = {"workerGroupSpecs": [worker_group("g", replicas=1)]}
+    status = {"workerGroups": [group_status("g", 1, 1)]}
+    items = [
+        ("rayclusters", raycluster(f"c{i}", uid=f"{i:08x}-uid", spec=groups, status=status))
+        for i in range(60)
+    ]
     whole = new_store()
     fill(whole, items)
     counts = []
@@ -278,7 +283,14 @@ def test_shards_partition_the_objects(total: int) -> None:
         store = new_store(Shard(index, total))
         fill(store, items)
         counts.append(store.count("rayclusters"))
-        lines += [line for line in scrape(store).splitlines() if not line.startswith("#")]
+        served = [line for line in scrape(store).splitlines() if not line.startswith("#")]
+        # A cluster's worker-group series are on the shard that serves the cluster.
+        uids = {line.split('uid="')[1].split('"')[0] for line in served}
+        assert all(Shard(index, total).owns(uid) for uid in uids)
+        assert len([line for line in served if line.startswith("ray_worker_group_")]) == 6 * len(
+            uids
+        )
+        lines += served
     assert sum(counts) == 60
     assert all(count > 0 for count in counts)
     whole_lines = [line for line in scrape(whole).splitlines() if not line.startswith("#")]
