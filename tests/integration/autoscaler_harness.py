@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import json
+import select
 import subprocess
 import textwrap
 import threading
@@ -145,26 +146,39 @@ def kuberay_ray_env(extra: list[Json] | None = None) -> list[Json]:
 _DRIVER = textwrap.dedent(
     """
     import json, sys, ray
-    address, node_ip, resource = sys.argv[1:4]
+    address, node_ip, resource, mode = sys.argv[1:5]
     ray.init(address=address, _node_ip_address=node_ip, log_to_driver=False)
 
     @ray.remote(num_cpus=0, resources={resource: 1})
     def where():
         return ray.util.get_node_ip_address()
 
-    print(json.dumps({"ip": ray.get(where.remote())}), flush=True)
+    @ray.remote(num_cpus=0, resources={resource: 1})
+    class Holder:
+        def where(self):
+            return ray.util.get_node_ip_address()
+
+    if mode == "task":
+        print(json.dumps({"ip": ray.get(where.remote())}), flush=True)
+    else:
+        holder = Holder.remote()
+        print(json.dumps({"ip": ray.get(holder.where.remote())}), flush=True)
+        sys.stdin.read()  # the actor holds the resource until the test closes stdin
     """
 )
 
 
 @dataclass
 class Driver:
-    """One task needing `resource`, submitted from a driver attached to the head's raylet."""
+    """A Ray driver attached to the head's raylet (like a script run in the head pod) that
+    runs one task needing `resource` (`hold=False`), or starts an actor holding it until
+    `stop()` (`hold=True`); `ip()` is the IP of the Ray node it ran on."""
 
     head_ip: str
     gcs_port: int
     resource: str
     log_path: Path
+    hold: bool = False
     process: subprocess.Popen[bytes] = field(init=False)
     began: float = field(init=False)
 
@@ -179,24 +193,38 @@ class Driver:
                     f"{self.head_ip}:{self.gcs_port}",
                     self.head_ip,
                     self.resource,
+                    "actor" if self.hold else "task",
                 ],
+                stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=log,
                 env={"PATH": f"{RAY_BIN}:/usr/bin:/bin", "RAY_USAGE_STATS_ENABLED": "0"},
             )
 
-    def result(self, timeout: float) -> str:
-        """The IP of the node the task ran on, once the driver finishes."""
-        out, _ = self.process.communicate(timeout=timeout)
-        if self.process.returncode != 0:
+    def ip(self, timeout: float) -> str:
+        """The IP of the node the task or actor ran on, once the driver prints it."""
+        assert self.process.stdout is not None
+        ready, _, _ = select.select([self.process.stdout], [], [], timeout)
+        line = self.process.stdout.readline() if ready else b""
+        if not line:
+            self.stop()
             tail = self.log_path.read_text(errors="replace")[-3000:]
-            raise AssertionError(f"driver exited with {self.process.returncode}:\n{tail}")
-        return str(json.loads(out.decode().strip().splitlines()[-1])["ip"])
+            raise AssertionError(
+                f"driver for {self.resource} printed nothing within {timeout}s"
+                f" (exit {self.process.returncode}):\n{tail}"
+            )
+        return str(json.loads(line)["ip"])
 
     def stop(self) -> None:
+        """Let the driver end (an actor is then released), killing it if it lingers."""
         if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=30)
+            assert self.process.stdin is not None
+            self.process.stdin.close()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=30)
 
 
 class PodSampler:

@@ -23,6 +23,7 @@ from autoscaler_harness import (
     AUTOSCALER_PATCH_LOG,
     RAY_IMAGE,
     Driver,
+    PodSampler,
     apply_rbac,
     autoscaler_control_plane,
     kuberay_autoscaler_container,
@@ -30,7 +31,7 @@ from autoscaler_harness import (
     kuberay_rbac,
 )
 from kubernetes import client, config
-from raycluster_harness import Rays, wait_for
+from raycluster_harness import OperatorProcess, Rays, wait_for
 
 from localkube import Cluster
 from localkube.raykubelet import DEFAULT_GCS_PORT, RayKubelet
@@ -66,13 +67,9 @@ def kube_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 
 
 @pytest.fixture(scope="module")
-def kubeconfig(kube_cluster: Cluster) -> str:
-    return str(kube_cluster.kubeconfig)
-
-
-@pytest.fixture(scope="module")
-def api_client(kubeconfig: str) -> Iterator[client.ApiClient]:
-    api = config.new_client_from_config(config_file=kubeconfig)
+def api_client(kube_cluster: Cluster) -> Iterator[client.ApiClient]:
+    """The session's `api_client`, for this module's control plane."""
+    api = config.new_client_from_config(config_file=str(kube_cluster.kubeconfig))
     yield api
     api.close()
 
@@ -260,7 +257,7 @@ def test_real_autoscaler_raises_replicas_and_names_the_idle_pod_for_a_hand_made_
                 """ --num-cpus=1 --resources='{"alpha": 1}'""",
             ),
         )
-        ran_on = driver.result(timeout=SCALE_TIMEOUT)
+        ran_on = driver.ip(timeout=SCALE_TIMEOUT)
         _say(f"{version}, hand-made worker: the task ran on it {_took(step)} after the pod")
         assert ran_on == worker["ip"], (ran_on, worker)
     finally:
@@ -273,5 +270,165 @@ def test_real_autoscaler_raises_replicas_and_names_the_idle_pod_for_a_hand_made_
     )
     assert _replicas(rays, "hand", "alpha") == 0
     _say(f"{version}, hand-made worker: named in workersToDelete {_took(step)} after the task")
+    step = time.monotonic()
+    core.delete_namespaced_pod(worker["name"], namespace)  # what the operator does
+    if version == "v1":
+        # v1 clears the lists of deleted pods every iteration (KubeRayNodeProvider.safe_to_scale);
+        # v2 only in its next scale request, so there the name stays until something scales.
+        wait_for(
+            "the autoscaler to clear workersToDelete once the pod is gone",
+            lambda: _workers_to_delete(rays, "hand", "alpha") == [],
+            timeout=SCALE_TIMEOUT,
+        )
+        _say(f"v1, hand-made worker deleted: workersToDelete cleared in {_took(step)}")
+    wait_for(
+        "the kubelet to stop the deleted pod's Ray",
+        lambda: (run := kubelet.run_of(worker["name"])) is not None and run.stopped is not None,
+    )
+    run = kubelet.run_of(worker["name"])
+    assert run is not None
+    assert run.stopped is not None, "the worker's Ray was stopped with its pod"
+    assert run.ray.poll() is not None
     assert AUTOSCALER_PATCH_LOG[version] in kubelet.log(head["name"], "autoscaler")
     assert kubelet.errors == []
+
+
+def _only_pod(rays: Rays, cluster: str, group: str) -> Json | None:
+    pods = [p for p in rays.pods(cluster, group=group) if (p.get("status") or {}).get("podIP")]
+    return pods[0] if len(pods) == 1 else None
+
+
+def _head_pod(rays: Rays, cluster: str, kubelet: RayKubelet) -> Json | None:
+    heads = rays.pods(cluster, node_type="head")
+    if len(heads) != 1 or not (heads[0].get("status") or {}).get("podIP"):
+        return None
+    run = kubelet.run_of(heads[0]["metadata"]["name"])
+    if run is None or run.ray.poll() is not None or run.gcs_port is None:
+        return None
+    return heads[0]
+
+
+class Steps:
+    """Prints each step's duration (since the previous step) and the total."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.began = self.last = time.monotonic()
+
+    def done(self, what: str) -> None:
+        now = time.monotonic()
+        _say(f"{self.label}: {what} in {now - self.last:.1f} s (at {now - self.began:.1f} s)")
+        self.last = now
+
+
+def _scale_up(
+    rays: Rays, steps: Steps, cluster: str, group: str, driver: Driver
+) -> tuple[Json, str]:
+    """Wait for the autoscaler's replicas 0 -> 1, the operator's pod and the work on it."""
+    wait_for(
+        f"the autoscaler to raise {group}'s replicas to 1",
+        lambda: _replicas(rays, cluster, group) == 1,
+        timeout=SCALE_TIMEOUT,
+    )
+    steps.done(f"{group}: autoscaler raised replicas 0 -> 1")
+    pod: Json = wait_for(
+        f"the operator's {group} worker pod", lambda: _only_pod(rays, cluster, group)
+    )
+    steps.done(f"{group}: operator created pod {pod['metadata']['name']}")
+    ran_on = driver.ip(timeout=SCALE_TIMEOUT)
+    steps.done(f"{group}: the work ran on the pod's Ray node {ran_on}")
+    return pod, ran_on
+
+
+def _scale_down(
+    rays: Rays, steps: Steps, sampler: PodSampler, cluster: str, group: str, pod: str, v1: bool
+) -> None:
+    """Wait for the autoscaler to name `pod` and the operator to delete it (and, for v1, the
+    autoscaler to clear workersToDelete: v2 clears it only with its next scale request)."""
+    wait_for(
+        f"the autoscaler to name {pod} in {group}'s workersToDelete",
+        lambda: pod in sampler.named.get(group, set()),
+        timeout=SCALE_TIMEOUT,
+    )
+    steps.done(f"{group}: idle, autoscaler named {pod} in workersToDelete")
+    wait_for(f"the operator to delete {pod}", lambda: pod in sampler.deleted, timeout=120)
+    steps.done(f"{group}: operator deleted {pod}")
+    wait_for(
+        f"{group} at 0 replicas, no pod" + (" and workersToDelete cleared" if v1 else ""),
+        lambda: (
+            _replicas(rays, cluster, group) == 0
+            and not rays.pods(cluster, group=group)
+            and not (v1 and _workers_to_delete(rays, cluster, group))
+        ),
+        timeout=SCALE_TIMEOUT,
+    )
+    steps.done(f"{group}: replicas 1 -> 0" + (", workersToDelete cleared" if v1 else ""))
+
+
+@pytest.mark.parametrize("version", ["v1", "v2"])
+def test_operator_and_real_autoscaler_scale_two_groups_up_and_down_independently(
+    api_client: client.ApiClient,
+    operator: OperatorProcess,
+    namespace: str,
+    rays: Rays,
+    kubelet: RayKubelet,
+    tmp_path: Path,
+    version: str,
+) -> None:
+    """The whole loop with the operator: the operator builds the head pod with the autoscaler
+    sidecar and its RBAC, the real autoscaler writes `replicas` and `workersToDelete`, the
+    operator creates and deletes worker pods, real Ray workers run the work.
+
+    beta's worker is held by an actor while alpha scales 0 -> 1 -> 0, so the operator deletes
+    alpha's pod with another worker pod beside it; then beta is released and scales down.
+    Every pod deletion in the test is one the autoscaler named (sampled throughout).
+
+    v1: Ray 2.60 runs autoscaler v2 whenever the head has KubeRay's RAY_CLOUD_INSTANCE_ID,
+    RAY_NODE_TYPE_NAME and RAY_USAGE_STATS_KUBERAY_IN_USE, so v1 is pinned with
+    RAY_enable_autoscaler_v2=0 in the head template; v2 is autoscalerOptions.version."""
+    options = {"version": "v2"} if version == "v2" else {}
+    body = _raycluster("auto", [_group("alpha", "alpha"), _group("beta", "beta")], **options)
+    if version == "v1":
+        head_container = body["spec"]["headGroupSpec"]["template"]["spec"]["containers"][0]
+        head_container["env"] = [{"name": "RAY_enable_autoscaler_v2", "value": "0"}]
+    steps = Steps(version)
+    rays.create(body)
+    head: Json = wait_for(
+        "the head pod with its Ray running", lambda: _head_pod(rays, "auto", kubelet), timeout=120
+    )
+    head_name, head_ip = head["metadata"]["name"], head["status"]["podIP"]
+    steps.done(f"head pod {head_name} ({head_ip}) created and its Ray started")
+    containers = {c["name"]: c for c in head["spec"]["containers"]}
+    assert "autoscaler" in containers, sorted(containers)
+    assert head["spec"].get("serviceAccountName") == "auto"
+    with PodSampler(api_client, namespace, "auto") as sampler:
+        holder = Driver(head_ip, DEFAULT_GCS_PORT, "beta", tmp_path / "beta.log", hold=True)
+        try:
+            beta, beta_ip = _scale_up(rays, steps, "auto", "beta", holder)
+            assert beta_ip == beta["status"]["podIP"]
+            task = Driver(head_ip, DEFAULT_GCS_PORT, "alpha", tmp_path / "alpha.log")
+            try:
+                alpha, alpha_ip = _scale_up(rays, steps, "auto", "alpha", task)
+            finally:
+                task.stop()
+            assert alpha_ip == alpha["status"]["podIP"]
+            _scale_down(
+                rays, steps, sampler, "auto", "alpha", alpha["metadata"]["name"], version == "v1"
+            )
+            assert _only_pod(rays, "auto", "beta") is not None, "beta's busy pod was kept"
+            assert beta["metadata"]["name"] not in sampler.deleted
+        finally:
+            holder.stop()
+        steps.done("beta: actor released")
+        _scale_down(rays, steps, sampler, "auto", "beta", beta["metadata"]["name"], version == "v1")
+    names = {alpha["metadata"]["name"], beta["metadata"]["name"]}
+    assert set(sampler.deleted) == names, (sampler.deleted, sampler.named)
+    assert sampler.all_named() == names
+    assert head_name not in sampler.deleted
+    run = kubelet.run_of(head_name)
+    assert run is not None
+    assert run.autoscaler is not None
+    assert run.autoscaler_restarts == 0, run.exit_codes
+    assert AUTOSCALER_PATCH_LOG[version] in kubelet.log(head_name, "autoscaler")
+    assert kubelet.errors == []
+    _say(f"{version}: {sampler.samples} samples of the pods, total {_took(steps.began)}")
