@@ -110,7 +110,8 @@ test-chart: venv tools ## helm lint/template/unittest, ct lint
 	$(PYTEST) -m chart
 
 .PHONY: test-integration
-test-integration: venv tools ray-env ## Tests against the real local control plane
+test-integration: venv tools ray-env ## Tests against the real local control plane (and KubeRay's operator side by side)
+	@bash hack/tools.sh kuberay
 	$(PYTEST) -m integration
 
 .PHONY: test-e2e

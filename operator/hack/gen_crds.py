@@ -201,6 +201,28 @@ def worker_group_spec() -> Schema:
     )
 
 
+def autoscaler_options() -> Schema:
+    """KubeRay's AutoscalerOptions; the Kubernetes types inside (resources, env, mounts,
+    securityContext) are the apiserver's to judge when the head pod is created."""
+    return obj(
+        {
+            "image": string(),
+            "imagePullPolicy": string(enum=["Always", "Never", "IfNotPresent"]),
+            "resources": opaque("The autoscaler container's resources."),
+            "securityContext": opaque("The autoscaler container's securityContext."),
+            "env": {"type": "array", "items": opaque("An EnvVar.")},
+            "envFrom": {"type": "array", "items": opaque("An EnvFromSource.")},
+            "volumeMounts": {"type": "array", "items": opaque("A VolumeMount.")},
+            "command": {"type": "array", "items": string()},
+            "args": {"type": "array", "items": string()},
+            "idleTimeoutSeconds": int32(minimum=0),
+            "upscalingMode": string(enum=["Default", "Aggressive", "Conservative"]),
+            "version": string(enum=["v1", "v2"]),
+        },
+        description="Ray's autoscaler sidecar (with enableInTreeAutoscaling).",
+    )
+
+
 def ray_cluster_spec() -> Schema:
     return obj(
         {
@@ -214,7 +236,7 @@ def ray_cluster_spec() -> Schema:
             ),
             "suspend": boolean(),
             "managedBy": string(**{"x-kubernetes-validations": MANAGED_BY_RULES}),
-            "autoscalerOptions": opaque("Ray autoscaler options (not supported)."),
+            "autoscalerOptions": autoscaler_options(),
             "headServiceAnnotations": string_map(),
             "enableInTreeAutoscaling": boolean(),
             "gcsFaultToleranceOptions": opaque("GCS fault tolerance (not supported)."),
@@ -264,6 +286,17 @@ def ray_cluster_status(with_bookkeeping: bool) -> Schema:
         "desiredWorkerReplicas": int32(),
         "minWorkerReplicas": int32(),
         "maxWorkerReplicas": int32(),
+        "workerGroups": {
+            "type": "array",
+            "description": "Ready and available (running) pods per worker group.",
+            "items": obj(
+                {
+                    "name": string(),
+                    "readyReplicas": int32(),
+                    "availableReplicas": int32(),
+                }
+            ),
+        },
         "observedGeneration": int64(),
     }
     if with_bookkeeping:

@@ -22,6 +22,7 @@ from ray_operator.service.kind import ServiceKind
 from ray_operator.wiring import Caches
 
 CLUSTERS = "/apis/ray.io/v1/rayclusters"
+RBAC = "/apis/rbac.authorization.k8s.io/v1"
 
 
 @dataclass
@@ -40,15 +41,16 @@ class Rig:
 
     def __post_init__(self) -> None:
         self.memories = Memories(monotonic=self.clock)
-        for store in (self.caches.pods, self.caches.head_services):
+        owned = [self.caches.pods, self.caches.head_services, *self.caches.rbac.values()]
+        for store in owned:
             store.listen(self.memories.observe)
         self.recorder = EventRecorder(self.api, component="raycluster-controller", instance="t")  # type: ignore[arg-type]
         self.loop = Loop(
-            ClusterKind(self.caches.pods, self.caches.head_services),
+            ClusterKind(self.caches.pods, self.caches.head_services, self.caches.rbac),
             self.api,  # type: ignore[arg-type]
             self.recorder,
             self.caches.clusters,
-            [self.caches.pods, self.caches.head_services],
+            owned,
             self.memories,
             monotonic=self.clock,
         )
@@ -100,6 +102,15 @@ class Rig:
             self.caches.pods: await self.api.list("/api/v1/pods", label_selector="ray.io/cluster"),
             self.caches.head_services: await self.api.list(
                 "/api/v1/services", label_selector="ray.io/cluster"
+            ),
+            self.caches.accounts: await self.api.list(
+                "/api/v1/serviceaccounts", label_selector="ray.io/cluster"
+            ),
+            self.caches.roles: await self.api.list(
+                f"{RBAC}/roles", label_selector="ray.io/cluster"
+            ),
+            self.caches.bindings: await self.api.list(
+                f"{RBAC}/rolebindings", label_selector="ray.io/cluster"
             ),
         }
         for store, items in listed.items():

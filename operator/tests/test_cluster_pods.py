@@ -37,7 +37,7 @@ def test_head_pod_labels_owner_and_name() -> None:
 
 def test_head_container_runs_ray_start_and_has_env_and_ports() -> None:
     container = desired_head_pod(f.cluster())["spec"]["containers"][0]
-    assert container["command"] == ["/bin/bash", "-lc", "--"]
+    assert container["command"] == ["/bin/bash", "-c", "--"]
     (args,) = container["args"]
     assert args.startswith("ulimit -n ${RAY_START_ULIMIT_OPEN_FILES:-65536}; ray start --head ")
     assert "--num-cpus=1" in args

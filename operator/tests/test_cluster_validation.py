@@ -80,7 +80,7 @@ def test_invalid_group_labels_are_reported() -> None:
     )
 
 
-def test_security_features_are_refused_but_autoscaling_is_only_ignored() -> None:
+def test_security_features_are_refused_and_autoscaling_is_supported() -> None:
     refused = f.cluster(tlsOptions={"enabled": True}, authOptions={})
     problems = blocking(validate_cluster(refused))
     assert [p.message.split(" ")[0] for p in problems] == [
@@ -89,12 +89,9 @@ def test_security_features_are_refused_but_autoscaling_is_only_ignored() -> None
     ]
     assert validate_cluster(f.cluster(authOptions={"mode": "disabled"})) == []
 
-    ignored = f.cluster(
-        enableInTreeAutoscaling=True, autoscalerOptions={"upscalingMode": "Default"}
+    scaled = f.cluster(
+        enableInTreeAutoscaling=True,
+        autoscalerOptions={"upscalingMode": "Default", "idleTimeoutSeconds": 60},
     )
-    (problem,) = validate_cluster(ignored)
-    assert not problem.blocking
-    assert problem.message == (
-        "not supported by this operator and ignored: spec.enableInTreeAutoscaling, "
-        "spec.autoscalerOptions"
-    )
+    scaled["spec"]["workerGroupSpecs"][0]["idleTimeoutSeconds"] = 30
+    assert validate_cluster(scaled) == []

@@ -33,6 +33,9 @@ def test_owned_objects_are_filtered_server_side() -> None:
         ("jobs", "ray.io/originated-from-crd=RayJob"),  # the RayJobs' submitter Jobs
         ("pods", "ray.io/cluster"),
         ("rayclusters", "ray.io/originated-from-crd"),  # RayJobs' and RayServices' clusters
+        ("rolebindings", "ray.io/cluster"),  # the autoscaler's RBAC
+        ("roles", "ray.io/cluster"),
+        ("serviceaccounts", "ray.io/cluster"),
         ("services", "ray.io/cluster"),
         ("services", "ray.io/originated-from-crd=RayService"),
     ]

@@ -91,6 +91,30 @@ def test_in_place_patch_for_an_appended_group_records_the_new_group_count() -> N
     assert patch["metadata"]["annotations"]["ray.io/num-worker-groups"] == "2"
 
 
+def test_the_autoscalers_writes_to_the_child_are_neither_a_change_nor_overwritten() -> None:
+    config = f.config(enableInTreeAutoscaling=True)
+    owner = f.service(cluster_config=config)
+    cluster = f.child(owner, "svc-x2k4z")
+    group = cluster["spec"]["workerGroupSpecs"][0]
+    group["replicas"] = 7
+    group["scaleStrategy"] = {"workersToDelete": ["svc-x2k4z-small-worker-abcde"]}
+    assert classify(config, cluster) is Change.NONE
+    assert in_place_patch(owner, cluster) is None
+    # A new maxReplicas still reaches the cluster, with the autoscaler's fields kept.
+    wider_group = {**f.worker_group(), "maxReplicas": 20}
+    wider = f.config(enableInTreeAutoscaling=True, workerGroupSpecs=[wider_group])
+    assert classify(wider, cluster) is Change.IN_PLACE
+    patch = in_place_patch(f.service(cluster_config=wider), cluster)
+    assert patch is not None
+    (patched,) = patch["spec"]["workerGroupSpecs"]
+    assert (patched["maxReplicas"], patched["replicas"]) == (20, 7)
+    assert patched["scaleStrategy"] == group["scaleStrategy"]
+    # Without the autoscaler the RayService's replicas win, as before.
+    fixed = f.child(f.service(), "svc-x2k4z")
+    fixed["spec"]["workerGroupSpecs"][0]["replicas"] = 7
+    assert classify(f.config(), fixed) is Change.IN_PLACE
+
+
 def test_serve_service_selects_serving_pods_of_one_cluster() -> None:
     svc = desired_serve_service(f.service(), "svc-x2k4z")
     assert svc["metadata"]["name"] == "svc-serve-svc"

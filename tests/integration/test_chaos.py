@@ -97,7 +97,13 @@ def fleet_clusters() -> dict[str, Json]:
         "reborn": raycluster("reborn", group("workers", 2)),
         "headonly": raycluster("headonly"),
         "doomed": raycluster("doomed", group("workers", 2)),
+        "auto": autoscaled(raycluster("auto", group("workers", 3))),
     }
+
+
+def autoscaled(body: Json) -> Json:
+    body["spec"]["enableInTreeAutoscaling"] = True
+    return body
 
 
 # What the fleet's RayClusters must look like after every change (pods per group label).
@@ -107,6 +113,7 @@ FINAL_PODS = {
     "paused": {"headgroup": 1, "workers": 2},
     "reborn": {"headgroup": 1, "workers": 3},
     "headonly": {"headgroup": 1},
+    "auto": {"headgroup": 1, "workers": 2},
 }
 
 
@@ -117,7 +124,42 @@ def set_replicas(rays: Rays, name: str, **replicas: int) -> None:
     rays.patch(name, {"spec": {"workerGroupSpecs": groups}})
 
 
-def changes(rays: Rays, jobs: RayJobs, services: Services) -> dict[str, Callable[[], object]]:
+class NamedDeletions:
+    """The autoscaled cluster's worker pods, sampled after every step, and the pods this test
+    (playing Ray's autoscaler) named in workersToDelete: with the autoscaler on, a pod that
+    disappeared must be one it named, whatever happened to the operator meanwhile."""
+
+    def __init__(self, rays: Rays, cluster: str) -> None:
+        self.rays, self.cluster = rays, cluster
+        self.seen: dict[str, str] = {}  # uid -> name
+        self.named: set[str] = set()
+
+    def sample(self) -> None:
+        for pod in self.rays.pods(self.cluster, terminating=True, node_type="worker"):
+            self.seen[str(pod["metadata"]["uid"])] = str(pod["metadata"]["name"])
+
+    def scale_down(self, by: int) -> None:
+        """What the autoscaler writes to drop `by` idle workers: fewer replicas, and their names."""
+        self.sample()
+        names = sorted(
+            p["metadata"]["name"] for p in self.rays.pods(self.cluster, node_type="worker")
+        )
+        victims = names[:by]
+        self.named.update(victims)
+        groups = (self.rays.get(self.cluster) or {})["spec"]["workerGroupSpecs"]
+        groups[0]["replicas"] = len(names) - by
+        groups[0]["scaleStrategy"] = {"workersToDelete": victims}
+        self.rays.patch(self.cluster, {"spec": {"workerGroupSpecs": groups}})
+
+    def unnamed_deletions(self) -> list[str]:
+        self.sample()
+        live = {str(p["metadata"]["uid"]) for p in self.rays.pods(self.cluster, node_type="worker")}
+        return sorted(n for uid, n in self.seen.items() if uid not in live and n not in self.named)
+
+
+def changes(
+    rays: Rays, jobs: RayJobs, services: Services, auto: NamedDeletions
+) -> dict[str, Callable[[], object]]:
     """The fleet's changes, in the order they happen."""
 
     def resume_paused() -> None:
@@ -135,6 +177,7 @@ def changes(rays: Rays, jobs: RayJobs, services: Services) -> dict[str, Callable
 
     return {
         "scale scaled up to 4": lambda: set_replicas(rays, "scaled", workers=4),
+        "autoscale auto up to 4": lambda: set_replicas(rays, "auto", workers=4),
         "suspend paused": lambda: rays.patch("paused", {"spec": {"suspend": True}}),
         "delete reborn": lambda: rays.delete("reborn"),
         "create RayJob late": lambda: http_job(jobs, "late", "python -c 'print(2)'"),
@@ -144,6 +187,7 @@ def changes(rays: Rays, jobs: RayJobs, services: Services) -> dict[str, Callable
         "recreate reborn with 3 workers": recreate_reborn,
         "update svc's Serve config in place": update_serve_config,
         "scale scaled down to 1": lambda: set_replicas(rays, "scaled", workers=1),
+        "autoscaler names two of auto's workers": lambda: auto.scale_down(2),
     }
 
 
@@ -219,7 +263,8 @@ def test_fleet_converges_through_operator_exporter_and_apiserver_faults(
     exporter_env = {**local_cluster.env(), "RAY_EXPORTER_LOG_LEVEL": "INFO"}
     fleet = Fleet(operator, exporter_env, tmp_path, "--namespaces", namespace)
     counter = tmp_path / "retry-runs"
-    actions = changes(rays, jobs, services)
+    auto = NamedDeletions(rays, "auto")
+    actions = changes(rays, jobs, services, auto)
     steps = schedule(rng, list(actions), FAULTS)
     tally = Tally()
     fleet.start()
@@ -245,11 +290,16 @@ def test_fleet_converges_through_operator_exporter_and_apiserver_faults(
                     f"chaos: {at - began:6.1f}s {step.describe()} (injected in "
                     f"{injected - at:.1f}s, recovered {time.monotonic() - injected:.1f}s later)"
                 )
+            auto.sample()
             time.sleep(step.pause)
         fleet.assert_alive()
         print(f"chaos: {time.monotonic() - began:6.1f}s last step done; waiting for convergence")
         verify_convergence(api_client, rays, jobs, services, head, counter)
         print(f"chaos: {time.monotonic() - began:6.1f}s converged")
+        assert auto.unnamed_deletions() == [], "only the pods the autoscaler named were deleted"
+        reasons = [e["message"] for e in rays.events("auto", "DeletedWorkerPod")]
+        assert reasons, "the named pods were deleted"
+        assert all("workersToDelete" in r for r in reasons), reasons
         verify_exporter(fleet, exporter_env, tmp_path, namespace, api_client)
         fleet.assert_alive()
     finally:
@@ -344,7 +394,7 @@ def assert_nothing_was_ever_duplicated(
     clusters are counted with <=; a surplus cannot hide that way.)"""
     never_scaled_down = [c["metadata"]["name"] for c in clusters] + ["doomed"]
     for name in never_scaled_down:
-        if name == "scaled":
+        if name in ("scaled", "auto"):  # auto: see NamedDeletions
             continue
         deleted = rays.events(name, "DeletedWorkerPod") + rays.events(name, "DeletedHeadPod")
         assert deleted == [], f"{name}: a surplus pod had to be deleted"

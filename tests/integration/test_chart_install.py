@@ -332,6 +332,36 @@ def test_operator_reconciles_a_raycluster_as_its_service_account(
         rel.kubectl("delete", "-n", rel.namespace, "-f", str(SAMPLE), "--wait=false")
 
 
+def test_operator_creates_the_autoscalers_rbac_as_its_service_account(
+    kube_cluster: Any, api_client: client.ApiClient, tmp_path: Path
+) -> None:
+    """Kubernetes lets a Role be created only by someone who holds its rules: the chart's
+    operator rules must cover the autoscaler's Role, or KubeRay's autoscaler sample fails."""
+    sample = Path(__file__).parent / "kuberay_samples" / "ray-cluster.autoscaler.yaml"
+    with installed(kube_cluster, api_client, {"singleNamespace": True}, tmp_path) as rel:
+        operator = f"{rel.name}-ray-operator"
+        args = ["--namespaces", rel.namespace]
+        with running_as(rel, operator, "ray_operator", args, tmp_path) as process:
+            wait_for("the operator (as its ServiceAccount) to be ready", process.ready)
+            applied = rel.kubectl("apply", "-n", rel.namespace, "-f", str(sample))
+            assert applied.returncode == 0, applied.stderr
+
+            def head_account() -> str:
+                jsonpath = "jsonpath={.items[0].spec.serviceAccountName}"
+                selector = "ray.io/node-type=head"
+                got = rel.kubectl(
+                    "get", "pods", "-n", rel.namespace, "-l", selector, "-o", jsonpath
+                )
+                return got.stdout.strip()
+
+            wait_for("the head pod", lambda: head_account() == "raycluster-autoscaler")
+            for kind in ("serviceaccount", "role", "rolebinding"):
+                got = rel.kubectl("get", kind, "raycluster-autoscaler", "-n", rel.namespace)
+                assert got.returncode == 0, got.stderr
+        assert process.forbidden(tolerated=KOPF_OBSERVATION) == []
+        rel.kubectl("delete", "-n", rel.namespace, "-f", str(sample), "--wait=false")
+
+
 def test_hook_script_passes_against_a_real_exporter_running_as_the_exporter_account(
     release: Release, tmp_path: Path
 ) -> None:

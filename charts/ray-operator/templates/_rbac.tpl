@@ -38,6 +38,18 @@ so no rule grants update except on finalizers.
 - apiGroups: ["batch"]
   resources: ["jobs"]
   verbs: ["get", "list", "watch", "create", "delete"]
+# RayClusters with enableInTreeAutoscaling: the head pod's ServiceAccount, and a Role and
+# RoleBinding giving Ray's autoscaler what it uses. Kubernetes lets a Role be created only by
+# someone who holds its rules, hence pods/resize (the Role's other rules are granted above).
+- apiGroups: [""]
+  resources: ["serviceaccounts"]
+  verbs: ["get", "list", "watch", "create"]
+- apiGroups: ["rbac.authorization.k8s.io"]
+  resources: ["roles", "rolebindings"]
+  verbs: ["get", "list", "watch", "create", "patch"]
+- apiGroups: [""]
+  resources: ["pods/resize"]
+  verbs: ["patch"]
 # Aggregated Events: create, then get and patch count/lastTimestamp on repeats.
 - apiGroups: [""]
   resources: ["events"]

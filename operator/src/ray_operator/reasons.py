@@ -40,6 +40,20 @@ class Reason(StrEnum):
     FAILED_TO_UPDATE_SERVICE = "FailedToUpdateService"
     FAILED_TO_DELETE_SERVICE = "FailedToDeleteService"
     # rayjob-controller and rayservice-controller
+    # The autoscaler's ServiceAccount, Role and RoleBinding (KubeRay's names), and a
+    # scaleStrategy.workersToDelete entry that names no pod of its group (ours).
+    CREATED_SERVICE_ACCOUNT = "CreatedServiceAccount"
+    FAILED_TO_CREATE_SERVICE_ACCOUNT = "FailedToCreateServiceAccount"
+    CREATED_ROLE = "CreatedRole"
+    UPDATED_ROLE = "UpdatedRole"
+    FAILED_TO_CREATE_ROLE = "FailedToCreateRole"
+    FAILED_TO_UPDATE_ROLE = "FailedToUpdateRole"
+    CREATED_ROLE_BINDING = "CreatedRoleBinding"
+    UPDATED_ROLE_BINDING = "UpdatedRoleBinding"
+    FAILED_TO_CREATE_ROLE_BINDING = "FailedToCreateRoleBinding"
+    FAILED_TO_UPDATE_ROLE_BINDING = "FailedToUpdateRoleBinding"
+    WORKER_TO_DELETE_NOT_FOUND = "WorkerToDeleteNotFound"
+
     CREATED_RAY_CLUSTER = "CreatedRayCluster"
     UPDATED_RAY_CLUSTER = "UpdatedRayCluster"
     DELETED_RAY_CLUSTER = "DeletedRayCluster"

@@ -91,6 +91,9 @@ def login_handler(connection: Connection) -> Any:
     return login
 
 
+RBAC = "rbac.authorization.k8s.io/v1"
+
+
 @dataclass
 class Caches:
     """The stores the reconcilers read, and the informers that fill the owned ones."""
@@ -104,6 +107,14 @@ class Caches:
     submitters: Store = field(default_factory=lambda: Store("Job"))
     serve_services: Store = field(default_factory=lambda: Store("Service (RayService)"))
     slices: Store = field(default_factory=lambda: Store("EndpointSlice"))
+    # The autoscaler's, per RayCluster with enableInTreeAutoscaling.
+    accounts: Store = field(default_factory=lambda: Store("ServiceAccount"))
+    roles: Store = field(default_factory=lambda: Store("Role"))
+    bindings: Store = field(default_factory=lambda: Store("RoleBinding"))
+
+    @property
+    def rbac(self) -> dict[str, Store]:
+        return {"ServiceAccount": self.accounts, "Role": self.roles, "RoleBinding": self.bindings}
 
     def informers(self, api: KubeApi, namespaces: tuple[str, ...]) -> list[Informer]:
         origin = cluster_constants.LABEL_ORIGINATED_FROM_CRD
@@ -118,6 +129,9 @@ class Caches:
             (self.submitters, Resource("batch/v1", "jobs", f"{origin}={job_constants.KIND}")),
             (self.serve_services, Resource("v1", "services", rayservice)),
             (self.slices, Resource("discovery.k8s.io/v1", "endpointslices", rayservice)),
+            (self.accounts, Resource("v1", "serviceaccounts", cluster_constants.LABEL_CLUSTER)),
+            (self.roles, Resource(RBAC, "roles", cluster_constants.LABEL_CLUSTER)),
+            (self.bindings, Resource(RBAC, "rolebindings", cluster_constants.LABEL_CLUSTER)),
         )
         return [Informer(api, resource, store, namespaces) for store, resource in owned]
 
@@ -159,12 +173,14 @@ def build_runtime(settings: Settings) -> Runtime:
             queue_metrics=metrics.queue(name),
         )
 
-    cluster_kind = ClusterKind(caches.pods, caches.head_services, settings.cluster_domain)
+    cluster_kind = ClusterKind(
+        caches.pods, caches.head_services, caches.rbac, settings.cluster_domain
+    )
     clusters = controller(
         "raycluster",
         cluster_kind,
         caches.clusters,
-        [caches.pods, caches.head_services],
+        [caches.pods, caches.head_services, *caches.rbac.values()],
         log_status=log_cluster_status,
     )
     job_kind = JobKind(caches.children, caches.clusters, caches.submitters, dashboards, resolver)
@@ -216,6 +232,8 @@ def build_runtime(settings: Settings) -> Runtime:
     )
     caches.pods.listen(enqueue_owners(caches.clusters, clusters))
     caches.head_services.listen(enqueue_owners(caches.clusters, clusters))
+    for store in caches.rbac.values():
+        store.listen(enqueue_owners(caches.clusters, clusters))
     caches.children.listen(enqueue_owners(caches.jobs, jobs))
     caches.children.listen(enqueue_owners(caches.services, services))
     caches.submitters.listen(enqueue_owners(caches.jobs, jobs))
@@ -227,6 +245,7 @@ def build_runtime(settings: Settings) -> Runtime:
         caches.children,
         caches.submitters,
         caches.serve_services,
+        *caches.rbac.values(),
     ):
         store.listen(memories.observe)
     controllers: list[Controller[Any]] = [clusters, services, jobs]

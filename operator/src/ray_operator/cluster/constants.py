@@ -53,6 +53,10 @@ DEFAULT_PORTS: Final = {
 }
 DEFAULT_DASHBOARD_AGENT_PORT: Final = 52365
 
+# How every generated command runs (KubeRay's `bash -c`; not a login shell, which would read
+# profile files the image may not expect to run).
+SHELL: Final = ("/bin/bash", "-c", "--")
+
 # The Ray container is the first container of each pod (as in KubeRay).
 RAY_CONTAINER_INDEX: Final = 0
 SHM_VOLUME: Final = "shared-mem"

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ray_operator.clock import rfc3339
+from ray_operator.cluster import autoscaler, podstate
 from ray_operator.cluster import constants as c
-from ray_operator.cluster import podstate
 from ray_operator.cluster.plan import CreatePod, DeletePod, Plan, plan_pods
 from ray_operator.cluster.service import desired_head_service, service_corrections
 from ray_operator.cluster.spec import head_service_name, spec_of
@@ -41,12 +41,14 @@ from ray_operator.core.store import Store, meta, uid_of
 from ray_operator.kubeapi import Json, namespaced
 from ray_operator.problems import Problem, blocking
 from ray_operator.reasons import EventType, Reason
+from ray_operator.shape import shown
 
 
 @dataclass(frozen=True)
 class ClusterView:
     pods: list[Json]
     service: Json | None
+    rbac: dict[str, Json | None] = field(default_factory=dict)  # kind -> cached object
 
 
 @dataclass
@@ -60,6 +62,7 @@ class ClusterDecision(Decision):
 class ClusterKind:
     pods: Store
     services: Store
+    rbac: Mapping[str, Store] = field(default_factory=dict)  # ServiceAccount, Role, RoleBinding
     cluster_domain: str = "cluster.local"
     base_delay: float = 2.0
     max_delay: float = 300.0
@@ -77,9 +80,16 @@ class ClusterKind:
 
     async def observe(self, ctx: Pass) -> ClusterView:
         namespace = str(meta(ctx.body).get("namespace"))
+        rbac: dict[str, Json | None] = {}
+        if autoscaler.enabled(ctx.body):
+            for manifest in _autoscaler_rbac(ctx.body):
+                store = self.rbac.get(manifest["kind"])
+                name = manifest["metadata"]["name"]
+                rbac[manifest["kind"]] = store.get(namespace, name) if store else None
         return ClusterView(
             pods=self.pods.owned_by(uid_of(ctx.body)),
             service=self.services.get(namespace, head_service_name(ctx.body)),
+            rbac=rbac,
         )
 
     def decide(self, ctx: Pass, observed: ClusterView) -> ClusterDecision:
@@ -123,7 +133,21 @@ class ClusterKind:
             groups.setdefault((create.node_type, create.group), []).append(
                 _create(namespace, create)
             )
-        actions: list[Any] = [
+        for group, name in plan.unknown_deletes:
+            events.append(
+                Emit(
+                    EventType.WARNING,
+                    Reason.WORKER_TO_DELETE_NOT_FOUND,
+                    f"scaleStrategy.workersToDelete of worker group {shown(group)} names "
+                    f"{shown(name)}, which is no pod of that group; it is skipped",
+                )
+            )
+        actions: list[Any] = []
+        if autoscaler.enabled(cluster) and not held:
+            # Before the pods: the head pod runs as this ServiceAccount.
+            rbac = [_correct_rbac(namespace, m, observed.rbac) for m in _autoscaler_rbac(cluster)]
+            actions.append(Parallel(tuple(rbac)))
+        actions += [
             Parallel(tuple(_delete(namespace, d) for d in plan.deletes)),
             Parallel((*(SlowStart(tuple(g)) for g in groups.values()), service)),
         ]
@@ -169,6 +193,57 @@ class ClusterKind:
 
     def perform(self, ctx: Pass, observed: ClusterView) -> Perform | None:
         return None
+
+
+def _autoscaler_rbac(cluster: Json) -> list[Json]:
+    account = autoscaler.service_account(cluster)
+    return [
+        *([account] if account else []),
+        autoscaler.role(cluster),
+        autoscaler.role_binding(cluster),
+    ]
+
+
+_RBAC_REASONS = {
+    "ServiceAccount": (
+        "serviceaccounts",
+        Reason.CREATED_SERVICE_ACCOUNT,
+        Reason.CREATED_SERVICE_ACCOUNT,  # a ServiceAccount is never corrected
+        Reason.FAILED_TO_CREATE_SERVICE_ACCOUNT,
+        Reason.FAILED_TO_CREATE_SERVICE_ACCOUNT,
+    ),
+    "Role": (
+        "roles",
+        Reason.CREATED_ROLE,
+        Reason.UPDATED_ROLE,
+        Reason.FAILED_TO_CREATE_ROLE,
+        Reason.FAILED_TO_UPDATE_ROLE,
+    ),
+    "RoleBinding": (
+        "rolebindings",
+        Reason.CREATED_ROLE_BINDING,
+        Reason.UPDATED_ROLE_BINDING,
+        Reason.FAILED_TO_CREATE_ROLE_BINDING,
+        Reason.FAILED_TO_UPDATE_ROLE_BINDING,
+    ),
+}
+
+
+def _correct_rbac(namespace: str, manifest: Json, cached: Mapping[str, Json | None]) -> Correct:
+    kind = str(manifest["kind"])
+    plural, created, updated, failed_create, failed_update = _RBAC_REASONS[kind]
+    group_version = str(manifest["apiVersion"])
+    what = f"{kind} {namespace}/{{name}} for the autoscaler"
+    return Correct(
+        namespaced(group_version, plural, namespace),
+        manifest,
+        cached.get(kind),
+        autoscaler.corrections,
+        created=Report(created, f"Created {what}"),
+        updated=Report(updated, f"Updated {what}"),
+        failed_create=Report(failed_create, f"Failed to create {what}"),
+        failed_update=Report(failed_update, f"Failed to update {what}"),
+    )
 
 
 def _create(namespace: str, create: CreatePod) -> Create:

@@ -6,6 +6,12 @@ outdated heads, keep exactly one), then each worker group (replace failed pods, 
 outdated ones once the head is current, delete `workersToDelete`, then scale to the clamped
 replica count, deleting unready and newest pods first). Pods that are already terminating do
 not count. Creations can be withheld (`allow_create=False`) while the reconciler backs off.
+
+With the autoscaler on, it alone chooses which pods go: a group with more pods than
+`replicas` loses only the pods `workersToDelete` names (the autoscaler lowers `replicas` and
+names the idle pods in one write), never pods the operator picks. A name that matches no pod
+of its group is skipped and reported, unless it has the group's pod-name prefix (a pod of the
+group that is already gone: the autoscaler clears the list once it sees that).
 """
 
 from __future__ import annotations
@@ -14,9 +20,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ray_operator.cluster import autoscaler, podstate
 from ray_operator.cluster import constants as c
-from ray_operator.cluster import podstate
-from ray_operator.cluster.pods import desired_head_pod, desired_worker_pod, pod_context
+from ray_operator.cluster.pods import (
+    desired_head_pod,
+    desired_worker_pod,
+    pod_context,
+    worker_name_prefix,
+)
 from ray_operator.cluster.spec import (
     Body,
     WorkerGroup,
@@ -54,6 +65,7 @@ class Plan:
     creates: list[CreatePod] = field(default_factory=list)
     deletes: list[DeletePod] = field(default_factory=list)
     deferred: int = 0  # pods that should be created but were withheld by the backoff
+    unknown_deletes: list[tuple[str, str]] = field(default_factory=list)  # (group, pod name)
 
     @property
     def empty(self) -> bool:
@@ -100,7 +112,16 @@ def plan_pods(
         _plan_group(
             plan, cluster, group, members, outdated, head_is_current, allow_create, cluster_domain
         )
+        _unknown_deletes(plan, cluster, group, members)
     return plan
+
+
+def _unknown_deletes(plan: Plan, cluster: Body, group: WorkerGroup, members: list[Pod]) -> None:
+    present = {podstate.name(p) for p in members}
+    prefix = worker_name_prefix(cluster, group.name)
+    for name in group.workers_to_delete:
+        if name not in present and not name.startswith(prefix):
+            plan.unknown_deletes.append((group.name, name))
 
 
 def _delete(pod: Pod, why: str, *, failed: bool = False, suspension: bool = False) -> DeletePod:
@@ -165,7 +186,7 @@ def _plan_group(
         else:
             live.append(pod)
     surplus = len(live) - group.desired_pods
-    if surplus > 0:
+    if surplus > 0 and not autoscaler.enabled(cluster):
         # Unready pods go first, then the newest: they have done the least work.
         unready = [p for p in live if not podstate.is_running_and_ready(p)]
         ready = [p for p in live if podstate.is_running_and_ready(p)]

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ray_operator.cluster import autoscaler
 from ray_operator.cluster import constants as c
 from ray_operator.cluster.command import complete_params, gcs_port, ray_start_command
 from ray_operator.cluster.spec import (
@@ -27,7 +28,15 @@ from ray_operator.cluster.spec import (
 )
 
 Manifest = dict[str, Any]
-_VOLATILE_GROUP_FIELDS = ("replicas", "minReplicas", "maxReplicas", "scaleStrategy", "suspend")
+# Fields that scale a group (the autoscaler writes some of them): they never recreate pods.
+_VOLATILE_GROUP_FIELDS = (
+    "replicas",
+    "minReplicas",
+    "maxReplicas",
+    "scaleStrategy",
+    "suspend",
+    "idleTimeoutSeconds",
+)
 
 
 @dataclass(frozen=True)
@@ -100,6 +109,12 @@ def node_labels(ctx: PodContext, node_type: str, group_name: str) -> dict[str, s
     return labels
 
 
+def worker_name_prefix(cluster: Body, group_name: str) -> str:
+    """The generateName of the group's worker pods (every pod name of the group starts so)."""
+    name = str((cluster.get("metadata") or {}).get("name", ""))
+    return f"{name}-{group_name}".lower() + f"-{c.NODE_TYPE_WORKER}-"
+
+
 def desired_head_pod(cluster: Body, cluster_domain: str = "cluster.local") -> Manifest:
     ctx = pod_context(cluster, cluster_domain)
     return _build_pod(ctx, c.NODE_TYPE_HEAD, c.HEAD_GROUP, head_group(cluster), cluster)
@@ -129,12 +144,14 @@ def _build_pod(
         c.POD_ANNOTATION_RESTARTED_AT: ctx.restart_token,
         c.POD_ANNOTATION_SPEC_HASH: ctx.spec_hash,
     }
-    prefix = ctx.cluster if node_type == c.NODE_TYPE_HEAD else f"{ctx.cluster}-{group_name}"
     head_address = f"{ctx.head_fqdn}:{ctx.gcs_port}"
     container: Manifest = spec["containers"][c.RAY_CONTAINER_INDEX]
     params = complete_params(
         node_type=node_type, group=group, container=container, head_address=head_address
     )
+    scaled = autoscaler.enabled(cluster)
+    if scaled and node_type == c.NODE_TYPE_HEAD:
+        autoscaler.head_params(params)
     start = ray_start_command(node_type, params)
     overwrite = str(template_meta.get("annotations", {}).get(c.ANNOTATION_OVERWRITE_CMD, ""))
     _set_command(container, start, keep=overwrite.lower() == "true")
@@ -148,11 +165,18 @@ def _build_pod(
             _wait_for_gcs(container, ctx, head_address),
             *(spec.get("initContainers") or []),
         ]
+    if scaled:
+        add = autoscaler.add_to_head if node_type == c.NODE_TYPE_HEAD else autoscaler.add_to_worker
+        add(cluster, spec)
     return {
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {
-            "generateName": f"{prefix.lower()}-{node_type}-",
+            "generateName": (
+                f"{ctx.cluster.lower()}-{node_type}-"
+                if node_type == c.NODE_TYPE_HEAD
+                else worker_name_prefix(cluster, group_name)
+            ),
             "namespace": ctx.namespace,
             "labels": labels,
             "annotations": annotations,
@@ -172,7 +196,7 @@ def _set_command(container: Manifest, start: str, *, keep: bool) -> None:
     if keep or "ray start" in user:
         return
     generated = f"ulimit -n ${{RAY_START_ULIMIT_OPEN_FILES:-65536}}; {start}"
-    container["command"] = ["/bin/bash", "-lc", "--"]
+    container["command"] = list(c.SHELL)
     container["args"] = [f"{user} && {generated}" if user else generated]
 
 
@@ -299,7 +323,7 @@ def _wait_for_gcs(ray_container: Manifest, ctx: PodContext, head_address: str) -
     init: Manifest = {
         "name": "wait-gcs-ready",
         "image": ray_container.get("image"),
-        "command": ["/bin/bash", "-lc", "--"],
+        "command": list(c.SHELL),
         "args": [script],
         "env": env,
         "resources": {

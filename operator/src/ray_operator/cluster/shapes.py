@@ -7,7 +7,7 @@ RayJob and RayService shapes reuse `POD_TEMPLATE` and `CLUSTER_SPEC`.
 
 from __future__ import annotations
 
-from ray_operator.shape import ANY_OBJECT, INTEGER, SCALAR, STRING, Items, Obj
+from ray_operator.shape import ANY_OBJECT, BOOLEAN, INTEGER, SCALAR, STRING, Items, Obj
 
 STRING_MAP = Obj(values=STRING)
 METADATA = Obj({"name": STRING, "labels": STRING_MAP, "annotations": STRING_MAP})
@@ -68,6 +68,24 @@ WORKER_GROUP = Obj(
         "maxReplicas": INTEGER,
         "numOfHosts": INTEGER,
         "scaleStrategy": Obj({"workersToDelete": Items(SCALAR)}),
+        "idleTimeoutSeconds": INTEGER,
+        "suspend": BOOLEAN,
+    }
+)
+AUTOSCALER_OPTIONS = Obj(
+    {
+        "image": STRING,
+        "imagePullPolicy": STRING,
+        "resources": Obj({"limits": Obj(values=SCALAR), "requests": Obj(values=SCALAR)}),
+        "env": Items(NAMED),
+        "envFrom": Items(ANY_OBJECT),
+        "volumeMounts": Items(Obj({"name": STRING, "mountPath": STRING})),
+        "securityContext": ANY_OBJECT,
+        "command": Items(SCALAR),
+        "args": Items(SCALAR),
+        "idleTimeoutSeconds": INTEGER,
+        "upscalingMode": STRING,
+        "version": STRING,
     }
 )
 CLUSTER_SPEC = Obj(
@@ -79,6 +97,8 @@ CLUSTER_SPEC = Obj(
         "headServiceAnnotations": STRING_MAP,
         "upgradeStrategy": Obj({"type": STRING}),
         "tlsOptions": ANY_OBJECT,
+        "enableInTreeAutoscaling": BOOLEAN,
+        "autoscalerOptions": AUTOSCALER_OPTIONS,
     }
 )
 RAYCLUSTER = Obj({"metadata": METADATA, "spec": CLUSTER_SPEC})

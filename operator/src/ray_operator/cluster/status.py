@@ -126,6 +126,7 @@ def compute_status(cluster: Body, observed: Observed) -> Status:
         "desiredWorkerReplicas": desired_worker_pods(cluster),
         "minWorkerReplicas": min_worker_pods(cluster),
         "maxWorkerReplicas": max_worker_pods(cluster),
+        "workerGroups": _group_counts(cluster, workers),
         **desired_resources(cluster),
         "endpoints": endpoints(observed.service),
         "head": _head_info(head, observed.service),
@@ -140,6 +141,23 @@ def compute_status(cluster: Body, observed: Observed) -> Status:
     if transitions:
         status["stateTransitionTimes"] = transitions
     return status
+
+
+def _group_counts(cluster: Body, workers: list[podstate.Pod]) -> list[dict[str, Any]]:
+    """Ready and available (running) pods per worker group of the spec, as the cluster-wide
+    `readyWorkerReplicas` and `availableWorkerReplicas` count them (an extension of ours:
+    KubeRay reports only the totals)."""
+    counts = []
+    for group in worker_groups(cluster):
+        members = [p for p in workers if podstate.group(p) == group.name]
+        counts.append(
+            {
+                "name": group.name,
+                "readyReplicas": sum(1 for p in members if podstate.is_running_and_ready(p)),
+                "availableReplicas": sum(1 for p in members if podstate.phase(p) == "Running"),
+            }
+        )
+    return counts
 
 
 def _all_ready(cluster: Body, heads: list[podstate.Pod], workers: list[podstate.Pod]) -> bool:

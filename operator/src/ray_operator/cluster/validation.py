@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from ray_operator.cluster import autoscaler
 from ray_operator.cluster import constants as c
 from ray_operator.cluster.shapes import RAYCLUSTER
 from ray_operator.cluster.spec import MAX_INT32, Body, head_group, spec_of, worker_groups
@@ -51,7 +52,12 @@ def validate_cluster(cluster: Body) -> list[Problem]:
     malformed = _shape(cluster)
     if malformed:
         return malformed
-    return [*_metadata_problems(cluster), *_spec_problems(cluster), *_unsupported(cluster)]
+    return [
+        *_metadata_problems(cluster),
+        *_spec_problems(cluster),
+        *autoscaler_problems(cluster),
+        *_unsupported(cluster),
+    ]
 
 
 def _shape(cluster: Body) -> list[Problem]:
@@ -122,6 +128,16 @@ def _spec_problems(cluster: Body) -> Iterator[Problem]:
                 Reason.INVALID_RAY_CLUSTER_SPEC,
                 f"{where}: minReplicas {group.min_replicas} is greater than maxReplicas "
                 f"{group.max_replicas}",
+            )
+        elif group.replicas is not None and not (
+            group.min_replicas <= group.replicas <= group.max_replicas
+        ):
+            yield Problem(
+                Reason.INVALID_RAY_CLUSTER_SPEC,
+                f"{where}: replicas {group.replicas} is outside minReplicas-maxReplicas "
+                f"({group.min_replicas}-{group.max_replicas}); the group runs "
+                f"{group.desired_replicas}",
+                blocking=False,
             )
         yield from _group_problems(where, group.spec)
 
@@ -204,16 +220,13 @@ def _unsupported(cluster: Body) -> Iterator[Problem]:
                 "it would silently weaken it, so no pods are changed until it is removed",
             )
     ignored = {
-        "enableInTreeAutoscaling": spec.get("enableInTreeAutoscaling") is True,
-        "autoscalerOptions": spec.get("autoscalerOptions") is not None,
         "historyServerOptions": spec.get("historyServerOptions") is not None,
         "headGroupSpec.enableIngress": head.get("enableIngress") is True,
         "headGroupSpec.ingressOptions": head.get("ingressOptions") is not None,
     }
     for group in worker_groups(cluster):
-        for field in ("idleTimeoutSeconds", "priority"):
-            if group.spec.get(field) is not None:
-                ignored[f"workerGroupSpecs[{group.index}].{field}"] = True
+        if group.spec.get("priority") is not None:
+            ignored[f"workerGroupSpecs[{group.index}].priority"] = True
     names = [field for field, present in ignored.items() if present]
     if names:
         yield Problem(
@@ -221,6 +234,78 @@ def _unsupported(cluster: Body) -> Iterator[Problem]:
             "not supported by this operator and ignored: " + ", ".join(f"spec.{n}" for n in names),
             blocking=False,
         )
+
+
+def autoscaler_problems(cluster: Body) -> Iterator[Problem]:
+    """KubeRay's checks of the autoscaler settings, and the values its CRD enumerates (a body
+    stored under an older or opaque schema reaches the operator unchecked)."""
+    opts = autoscaler.options(cluster)
+    allowed = {
+        "version": autoscaler.VERSIONS,
+        "upscalingMode": autoscaler.UPSCALING_MODES,
+        "imagePullPolicy": autoscaler.PULL_POLICIES,
+    }
+    for key, values in allowed.items():
+        if key in opts and opts[key] not in values:
+            yield Problem(
+                Reason.INVALID_RAY_CLUSTER_SPEC,
+                f"spec.autoscalerOptions.{key} {shown(opts[key])} is not one of "
+                + ", ".join(values),
+            )
+    timeouts = {"spec.autoscalerOptions": opts.get("idleTimeoutSeconds")}
+    for group in worker_groups(cluster):
+        timeouts[f"spec.workerGroupSpecs[{group.index}]"] = group.spec.get("idleTimeoutSeconds")
+    for where, timeout in timeouts.items():
+        if timeout is not None and not 0 <= timeout <= MAX_INT32:
+            yield Problem(
+                Reason.INVALID_RAY_CLUSTER_SPEC,
+                f"{where}.idleTimeoutSeconds {shown(timeout)} is outside 0-{MAX_INT32}",
+            )
+    head_env = _env_value(head_group(cluster), autoscaler.ENV_V2)
+    if not autoscaler.enabled(cluster):
+        if head_env in ("1", "true"):
+            yield Problem(
+                Reason.INVALID_RAY_CLUSTER_SPEC,
+                f"environment variable {autoscaler.ENV_V2} cannot be set to {shown(head_env)} "
+                "when enableInTreeAutoscaling is false; set enableInTreeAutoscaling: true to "
+                "use autoscaler v2",
+            )
+        return
+    for group in worker_groups(cluster):
+        if group.suspended:
+            yield Problem(
+                Reason.INVALID_RAY_CLUSTER_SPEC,
+                f"worker group {shown(group.name)} cannot be suspended with the autoscaler "
+                "enabled (the autoscaler would scale it back up)",
+            )
+    if "version" in opts and head_env is not None:
+        yield Problem(
+            Reason.INVALID_RAY_CLUSTER_SPEC,
+            f"both spec.autoscalerOptions.version and the head container's env "
+            f"{autoscaler.ENV_V2} are set; use only the former",
+        )
+    if autoscaler.v2(cluster):
+        templates = {"head Pod": head_group(cluster).get("template")}
+        for group in worker_groups(cluster):
+            templates[f"worker group {shown(group.name)}"] = group.spec.get("template")
+        for what, template in templates.items():
+            policy = ((template or {}).get("spec") or {}).get("restartPolicy")
+            if policy not in (None, "", "Never"):
+                yield Problem(
+                    Reason.INVALID_RAY_CLUSTER_SPEC,
+                    f"restartPolicy {shown(policy)} of the {what} must be Never or unset with "
+                    "autoscaler v2, which tracks each Ray node by its pod",
+                )
+
+
+def _env_value(group: Mapping[str, Any], name: str) -> str | None:
+    """The value of the Ray container's env var `name` (None when it is not set)."""
+    containers = _containers(group.get("template"))
+    ray = containers[c.RAY_CONTAINER_INDEX] if containers else {}
+    for entry in ray.get("env") or [] if isinstance(ray, Mapping) else []:
+        if isinstance(entry, Mapping) and entry.get("name") == name:
+            return str(entry.get("value", ""))
+    return None
 
 
 def _valid_label_key(key: str) -> bool:

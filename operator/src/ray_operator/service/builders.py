@@ -24,7 +24,12 @@ from ray_operator.cluster import constants as cc
 from ray_operator.cluster.service import desired_head_service
 from ray_operator.patches import merge_diff
 from ray_operator.service import constants as c
-from ray_operator.service.changes import config_hash, num_worker_groups
+from ray_operator.service.changes import (
+    autoscaled,
+    config_hash,
+    keep_autoscaler_fields,
+    num_worker_groups,
+)
 from ray_operator.service.spec import (
     Body,
     cluster_config,
@@ -138,6 +143,8 @@ def in_place_patch(service: Body, cluster: Body) -> Manifest | None:
         goal["suspend"] = current["suspend"]
     else:
         goal.pop("suspend", None)
+    if autoscaled(goal):
+        keep_autoscaler_fields(goal, current)
     patch: Manifest = {}
     spec_patch = merge_diff(current, goal)
     if spec_patch:

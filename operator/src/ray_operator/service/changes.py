@@ -9,7 +9,9 @@ groups. Comparing the RayService's config with that hash gives one of three answ
   Kueue inject those into the RayCluster) and each worker group's `scaleStrategy`.
 - `IN_PLACE`: only worker group sizes (`replicas`, `minReplicas`, `maxReplicas`) changed,
   and/or worker groups were appended after the existing ones. The existing cluster is
-  updated; its pods are not replaced.
+  updated; its pods are not replaced. With the autoscaler on, a group's `replicas` and
+  `scaleStrategy` in the cluster are the autoscaler's: they are neither compared nor
+  overwritten.
 - `NEW_CLUSTER`: anything else (images, resources, rayStartParams, the head, removing,
   renaming or reordering groups, ...). With `upgradeStrategy.type: NewCluster` this starts a
   zero-downtime upgrade; with `None` the change is reported and not applied.
@@ -28,6 +30,7 @@ from ray_operator.service import constants as c
 
 Body = Mapping[str, Any]
 SCALE_FIELDS = ("replicas", "minReplicas", "maxReplicas")
+AUTOSCALER_FIELDS = ("replicas", "scaleStrategy")  # written by Ray's autoscaler
 
 
 class Change(StrEnum):
@@ -71,13 +74,38 @@ def num_worker_groups(config: Body) -> int:
     return len([g for g in config.get("workerGroupSpecs") or [] if isinstance(g, Mapping)])
 
 
-def scale_view(config: Body) -> list[tuple[Any, ...]]:
-    """Worker group sizes in order: (groupName, replicas, minReplicas, maxReplicas)."""
+def autoscaled(config: Body) -> bool:
+    return config.get("enableInTreeAutoscaling") is True
+
+
+def scale_view(config: Body, *, autoscaler: bool = False) -> list[tuple[Any, ...]]:
+    """Worker group sizes in order: (groupName, replicas, minReplicas, maxReplicas), without
+    replicas when the autoscaler owns them."""
+    fields = [f for f in SCALE_FIELDS if not (autoscaler and f in AUTOSCALER_FIELDS)]
     return [
-        (g.get("groupName"), *(g.get(field) for field in SCALE_FIELDS))
+        (g.get("groupName"), *(g.get(field) for field in fields))
         for g in config.get("workerGroupSpecs") or []
         if isinstance(g, Mapping)
     ]
+
+
+def keep_autoscaler_fields(goal: dict[str, Any], current: Body) -> None:
+    """Give the goal's worker groups the cluster's `replicas` and `scaleStrategy`, which the
+    autoscaler writes (by group name; a new group starts with the goal's)."""
+    existing = {
+        g.get("groupName"): g
+        for g in current.get("workerGroupSpecs") or []
+        if isinstance(g, Mapping)
+    }
+    for group in goal.get("workerGroupSpecs") or []:
+        now = existing.get(group.get("groupName")) if isinstance(group, dict) else None
+        if now is None:
+            continue
+        for field in AUTOSCALER_FIELDS:
+            if field in now:
+                group[field] = copy.deepcopy(now[field])
+            else:
+                group.pop(field, None)
 
 
 def classify(goal: Body, cluster: Body) -> Change:
@@ -86,7 +114,9 @@ def classify(goal: Body, cluster: Body) -> Change:
     stored = annotations.get(c.ANNOTATION_CONFIG_HASH)
     current_spec = cluster.get("spec") or {}
     if stored == config_hash(goal):
-        return Change.NONE if scale_view(goal) == scale_view(current_spec) else Change.IN_PLACE
+        scaler = autoscaled(goal)
+        same = scale_view(goal, autoscaler=scaler) == scale_view(current_spec, autoscaler=scaler)
+        return Change.NONE if same else Change.IN_PLACE
     try:
         groups = int(annotations.get(c.ANNOTATION_NUM_WORKER_GROUPS, ""))
     except ValueError:
