@@ -118,7 +118,7 @@ def kuberay_autoscaler_container(image: str = RAY_IMAGE) -> Json:
             _field("RAY_HEAD_POD_NAME", "metadata.name"),
             {"name": "KUBERAY_CRD_VER", "value": "v1"},
         ],
-        "command": ["/bin/bash", "-lc", "--"],
+        "command": ["/bin/bash", "-c", "--"],  # GetContainerCommand without ENABLE_LOGIN_SHELL
         "args": [
             "ray kuberay-autoscaler --cluster-name $(RAY_CLUSTER_NAME)"
             " --cluster-namespace $(RAY_CLUSTER_NAMESPACE)"

@@ -401,6 +401,9 @@ def test_operator_and_real_autoscaler_scale_two_groups_up_and_down_independently
     containers = {c["name"]: c for c in head["spec"]["containers"]}
     assert "autoscaler" in containers, sorted(containers)
     assert head["spec"].get("serviceAccountName") == "auto"
+    role = client.RbacAuthorizationV1Api(api_client).read_namespaced_role("auto", namespace)
+    rules = api_client.sanitize_for_serialization(role.rules)
+    assert rules == kuberay_rbac("auto", namespace)[1]["rules"], "KubeRay's Role, no more"
     with PodSampler(api_client, namespace, "auto") as sampler:
         holder = Driver(head_ip, DEFAULT_GCS_PORT, "beta", tmp_path / "beta.log", hold=True)
         try:
@@ -431,4 +434,6 @@ def test_operator_and_real_autoscaler_scale_two_groups_up_and_down_independently
     assert run.autoscaler_restarts == 0, run.exit_codes
     assert AUTOSCALER_PATCH_LOG[version] in kubelet.log(head_name, "autoscaler")
     assert kubelet.errors == []
+    warnings = [e for e in rays.events("auto") if e.get("type") == "Warning"]
+    assert warnings == [], [(e.get("reason"), e.get("message")) for e in warnings]
     _say(f"{version}: {sampler.samples} samples of the pods, total {_took(steps.began)}")
