@@ -30,9 +30,10 @@ Where this differs from a node, by necessity:
 - the object store gets 100 MB unless the pod's command sizes it (a container's would be a
   share of its memory limit), so several nodes fit in this machine's /dev/shm.
 - kwok's stages mark pods Ready on their own; readiness does not wait for the Ray process.
-- a container's image: Ray comes from .venv-ray. The autoscaler's `bash -l` reads this
-  machine's /etc/profile, which resets PATH for root, so each container gets a HOME whose
-  .bash_profile puts .venv-ray/bin first, as the Ray image's PATH does.
+- a container's image: Ray comes from .venv-ray, first on PATH as in the Ray image. A login
+  shell (`bash -lc`, KubeRay's ENABLE_LOGIN_SHELL) reads this machine's /etc/profile, which
+  resets PATH for root, so each container's HOME has a .bash_profile putting it back.
+- the token mount needs root (a mount namespace and a bind mount).
 """
 
 from __future__ import annotations
