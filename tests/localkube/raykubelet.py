@@ -21,7 +21,8 @@ RayClusters in one namespace, `RayKubelet` does what the containers would:
 
 Where this differs from a node, by necessity:
 - the processes share this machine's network namespace, and Ray binds several of its ports on
-  every address, so each node gets free ports for everything but the head's GCS port, which
+  every address, so each node gets free ports (flags, and the env of the two metrics servers)
+  for everything but the head's GCS port, which
   stays the pod's (6379 unless rayStartParams.port says otherwise): the autoscaler finds the
   GCS at <its node IP>:6379 and, here, its node IP is this machine's address, which reaches the
   GCS only because the GCS listens on all addresses. That port must be free on the machine.
@@ -100,6 +101,10 @@ _OWN_FLAGS = frozenset(
         "disable-usage-stats",
     }
 )
+
+# Ports Ray takes from the environment and binds on every address (the dashboard's and the
+# autoscaler's metrics servers): each container gets free ones unless its env sets them.
+_METRICS_PORT_ENV = ("DASHBOARD_METRIC_PORT", "AUTOSCALER_METRIC_PORT")
 
 
 class RayKubeletError(RuntimeError):
@@ -271,7 +276,9 @@ class RayKubelet:
 
     def _base_env(self, pod: Json) -> dict[str, str]:
         host, port = self.apiserver
+        metrics = free_ports(tuple(_METRICS_PORT_ENV))
         return {
+            **{name: str(number) for name, number in metrics.items()},
             "PATH": f"{RAY_BIN}:{SYSTEM_PATH}",
             "HOME": str(self.home),
             "HOSTNAME": pod["metadata"]["name"],
