@@ -113,6 +113,7 @@ def test_the_expected_alerts_exist() -> None:
     assert set(ALERT_NAMES) == {
         "RayClusterProvisioningStuck",
         "RayClusterSlowProvisioning",
+        "RayWorkerGroupAtMaxReplicas",
         "RayJobFailed",
         "RayJobExecutionTimeout",
         "RayServiceNotReady",

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 DASHBOARDS = REPO / "dashboards"
@@ -306,3 +307,38 @@ def test_metric_name_reader() -> None:
     assert documented == {"kuberay_x", "ray_exporter_y"}
     assert family("ray_exporter_y_bucket", documented) == "ray_exporter_y"
     assert family("ray_exporter_z_total", documented) is None
+
+
+def test_worker_group_scaling_is_drawn_over_time() -> None:
+    """Desired, min, max, ready and available pods each have a time series on Ray / RayCluster."""
+    drawn = {
+        name
+        for panel in panels(load("ray-cluster"))
+        if panel["type"] == "timeseries"
+        for target in panel["targets"]
+        for name in metric_names(target["expr"])
+    }
+    kinds = ("desired", "min", "max", "ready", "available")
+    assert {f"ray_worker_group_{kind}_replicas" for kind in kinds} <= drawn
+    used = {name for _, expr in exprs(load("ray-cluster")) for name in metric_names(expr)}
+    assert "ray_worker_group_info" in used
+
+
+def test_groups_at_max_panels_use_the_alert_condition() -> None:
+    """The table and stat of groups at maxReplicas are the alert's expression, scoped."""
+    rules = yaml.safe_load((REPO / "alerts" / "ray-operator.rules.yaml").read_text("utf-8"))
+    [alert] = [
+        rule["expr"]
+        for group in rules["groups"]
+        for rule in group["rules"]
+        if rule["alert"] == "RayWorkerGroupAtMaxReplicas"
+    ]
+    scope = 'cluster=~"$cluster", namespace=~"$namespace"'
+
+    def unscoped(expr: str) -> str:
+        return " ".join(expr.replace(f"{{{scope}, ", "{").replace(f"{{{scope}}}", "").split())
+
+    board = dict(exprs(load("ray-cluster")))
+    assert unscoped(board["Autoscaled groups at maxReplicas"]) == " ".join(alert.split())
+    stat_expr = unscoped(board["Groups at maxReplicas"])
+    assert stat_expr == f"count({' '.join(alert.split())}) or vector(0)"

@@ -71,14 +71,15 @@ def family(name: str, documented: set[str]) -> str | None:
 
 
 _DOC_NAME = re.compile(
-    r"`((?:kuberay_|ray_exporter_|ray_resource_|controller_runtime_|workqueue_|rest_client_"
-    r"|leader_election_|process_|python_)[A-Za-z0-9_]*)"
+    r"`((?:kuberay_|ray_exporter_|ray_resource_|ray_worker_group_|controller_runtime_|workqueue_"
+    r"|rest_client_|leader_election_|process_|python_)[A-Za-z0-9_]*)"
 )
 
 
 def documented_metric_names(markdown: str) -> set[str]:
     """Backticked metric names in a Markdown document: the exporter's (kuberay_, ray_exporter_,
-    ray_resource_) and the operator's (controller-runtime's and client-go's prefixes).
+    ray_resource_, ray_worker_group_) and the operator's (controller-runtime's and client-go's
+    prefixes).
 
     A bare prefix (`kuberay_*` in prose) is not a name.
     """

@@ -1,4 +1,4 @@
-"""The "Ray / RayCluster" dashboard: provisioning state and provisioning time of RayClusters.
+"""The "Ray / RayCluster" dashboard: provisioning state and time, and worker-group scaling.
 
 kuberay_cluster_provisioned_duration_seconds is a gauge, one series per cluster, not a
 histogram: percentiles across clusters are `quantile(φ, gauge)`. (histogram_quantile() on
@@ -21,6 +21,7 @@ from .grafana import (
     timeseries,
 )
 from .queries import count_or_zero, object_variables, sel
+from .workergroups import worker_groups_section
 
 DURATION = "kuberay_cluster_provisioned_duration_seconds"
 
@@ -184,7 +185,9 @@ def rayclusters() -> Json:
         uid="ray-cluster",
         title="Ray / RayCluster",
         description="RayCluster provisioning: clusters not provisioned, provisioning time per "
-        "cluster and its average and percentiles across clusters.",
+        "cluster and its average and percentiles across clusters; worker groups: desired, "
+        "min, max, ready and available pods over time, and which autoscaled groups are at "
+        "their maximum.",
         variables=object_variables(),
-        sections=[_summary(), _provisioning(), _inventory()],
+        sections=[_summary(), _provisioning(), _inventory(), worker_groups_section()],
     )

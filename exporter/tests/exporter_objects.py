@@ -28,19 +28,32 @@ def raycluster(
     *,
     status: Any = None,
     labels: dict[str, str] | None = None,
+    spec: dict[str, Any] | None = None,
     **meta: Any,
 ) -> dict[str, Any]:
+    """A RayCluster; `spec` adds to (or replaces fields of) the head-only spec."""
     obj: dict[str, Any] = {
         "apiVersion": "ray.io/v1",
         "kind": "RayCluster",
         "metadata": metadata(name, **meta),
         "spec": {"headGroupSpec": {"template": {"spec": {"containers": [{"name": "head"}]}}}},
     }
+    obj["spec"].update(spec or {})
     if labels is not None:
         obj["metadata"]["labels"] = labels
     if status is not None:
         obj["status"] = status
     return obj
+
+
+def worker_group(name: str, **fields: Any) -> dict[str, Any]:
+    """An entry of `spec.workerGroupSpecs`: `groupName`, a template and the given fields."""
+    return {"groupName": name, "template": {"spec": {"containers": [{"name": "w"}]}}, **fields}
+
+
+def group_status(name: str, ready: Any, available: Any) -> dict[str, Any]:
+    """An entry of `status.workerGroups` as this operator writes it."""
+    return {"name": name, "readyReplicas": ready, "availableReplicas": available}
 
 
 def rayjob(name: str = "j1", *, status: Any = None, **meta: Any) -> dict[str, Any]:
@@ -110,8 +123,15 @@ def full_exposition(openmetrics: bool = False) -> bytes:
     registry.register(StateCollector(tracker, store.count))
     provisioned = {"conditions": [condition("RayClusterProvisioned", "True")]}
     history = [attempt("Retrying", 0, CREATED, "2024-05-01T10:00:09Z")]
+    provisioned["workerGroups"] = [group_status("g", 1, 1)]
+    groups = {"workerGroupSpecs": [worker_group("g", replicas=1, maxReplicas=2)]}
     objects = [
-        raycluster("c", labels={"ray.io/originated-from-crd": "RayJob"}, status=provisioned),
+        raycluster(
+            "c",
+            labels={"ray.io/originated-from-crd": "RayJob"},
+            status=provisioned,
+            spec=groups,
+        ),
         rayjob("j", status={"jobDeploymentStatus": "Retrying", "attemptHistory": history}),
         rayservice("s", status={"conditions": [condition("Ready", "True")]}),
     ]

@@ -20,7 +20,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from exporter_objects import attempt, condition, raycluster, rayjob, rayservice
+from exporter_objects import (
+    attempt,
+    condition,
+    group_status,
+    raycluster,
+    rayjob,
+    rayservice,
+    worker_group,
+)
 from hostile_json import HUGE, SPECIAL_TEXT, hostile_values, mutated, sharp_values
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -53,7 +61,17 @@ GOOD = {
         raycluster(
             "c1",
             labels={"ray.io/originated-from-crd": "RayJob"},
-            status={"conditions": [condition("RayClusterProvisioned", "True")]},
+            status={
+                "conditions": [condition("RayClusterProvisioned", "True")],
+                "workerGroups": [group_status("small", 2, 1)],
+            },
+            spec={
+                "enableInTreeAutoscaling": True,
+                "workerGroupSpecs": [
+                    worker_group("small", replicas=2, minReplicas=1, maxReplicas=5),
+                    worker_group("multi-host", replicas=1, numOfHosts=4, suspend=False),
+                ],
+            },
         ),
         raycluster("c2", namespace="other", generation=4, status={"observedGeneration": 2}),
     ],
@@ -94,7 +112,18 @@ READ_FIELDS = [
     ("status", "conditions"),
     ("status", "jobDeploymentStatus"),
     ("status", "attemptHistory"),
+    ("status", "workerGroups"),
+    ("spec", "workerGroupSpecs"),
+    ("spec", "enableInTreeAutoscaling"),
+    ("spec", "suspend"),
 ]
+ENTRIES = {
+    "conditions": [*HISTORY, condition("Ready", "True")],
+    "attemptHistory": [*HISTORY, condition("Ready", "True")],
+    "workerGroups": [group_status("small", 2, 1)],
+    "workerGroupSpecs": [worker_group("small", replicas=2, minReplicas=1, numOfHosts=2)],
+}
+"""For each list field: good entries, one of which gets a hostile value inside."""
 
 
 @st.composite
@@ -105,8 +134,8 @@ def field_hostile_objects(draw: st.DrawFn, plural: str, index: int) -> dict[str,
     body["metadata"]["uid"] = f"fields-{plural}-{index}"
     for section, key in draw(st.lists(st.sampled_from(READ_FIELDS), min_size=1, max_size=3)):
         value = draw(sharp_values | hostile_values)
-        if key in ("conditions", "attemptHistory"):
-            entry = dict(draw(st.sampled_from([*HISTORY, condition("Ready", "True")])))
+        if key in ENTRIES:
+            entry = dict(draw(st.sampled_from(ENTRIES[key])))
             entry[draw(st.sampled_from(sorted(entry)))] = value
             value = [entry]
         target = body.setdefault(section, {})

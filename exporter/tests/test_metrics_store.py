@@ -8,7 +8,16 @@ import threading
 from typing import Any
 
 import pytest
-from exporter_objects import attempt, condition, modified, raycluster, rayjob, rayservice
+from exporter_objects import (
+    attempt,
+    condition,
+    group_status,
+    modified,
+    raycluster,
+    rayjob,
+    rayservice,
+    worker_group,
+)
 from prometheus_client.parser import text_string_to_metric_families
 
 from ray_exporter.exposition import Format
@@ -67,6 +76,34 @@ ray_resource_generation_lag{name="a",namespace="ns1",resource="rayclusters",uid=
 ray_resource_generation_lag{name="b",namespace="ns1",resource="rayclusters",uid="uid-b"} 1
 ray_resource_generation_lag{name="j",namespace="ns2",resource="rayjobs",uid="uid-j"} 2
 ray_resource_generation_lag{name="s",namespace="ns1",resource="rayservices",uid="uid-s"} 0
+# HELP ray_worker_group_info Worker groups of RayClusters, and whether the cluster's Ray \
+autoscaler scales them
+# TYPE ray_worker_group_info gauge
+ray_worker_group_info{autoscaling="true",group="gpu",name="a",namespace="ns1",uid="uid-a"} 1
+ray_worker_group_info{autoscaling="false",group="cpu",name="b",namespace="ns1",uid="uid-b"} 1
+# HELP ray_worker_group_desired_replicas Worker pods the RayCluster's spec asks for in this group \
+(replicas within minReplicas..maxReplicas, times numOfHosts; 0 while suspended)
+# TYPE ray_worker_group_desired_replicas gauge
+ray_worker_group_desired_replicas{group="gpu",name="a",namespace="ns1",uid="uid-a"} 6
+ray_worker_group_desired_replicas{group="cpu",name="b",namespace="ns1",uid="uid-b"} 1
+# HELP ray_worker_group_min_replicas Fewest worker pods of this group the autoscaler may scale to \
+(minReplicas times numOfHosts)
+# TYPE ray_worker_group_min_replicas gauge
+ray_worker_group_min_replicas{group="gpu",name="a",namespace="ns1",uid="uid-a"} 2
+ray_worker_group_min_replicas{group="cpu",name="b",namespace="ns1",uid="uid-b"} 0
+# HELP ray_worker_group_max_replicas Most worker pods of this group the autoscaler may scale to \
+(maxReplicas times numOfHosts)
+# TYPE ray_worker_group_max_replicas gauge
+ray_worker_group_max_replicas{group="gpu",name="a",namespace="ns1",uid="uid-a"} 8
+ray_worker_group_max_replicas{group="cpu",name="b",namespace="ns1",uid="uid-b"} 2.147483647e+09
+# HELP ray_worker_group_ready_replicas Worker pods of this group that are running and ready, as \
+the operator last reported
+# TYPE ray_worker_group_ready_replicas gauge
+ray_worker_group_ready_replicas{group="gpu",name="a",namespace="ns1",uid="uid-a"} 4
+# HELP ray_worker_group_available_replicas Worker pods of this group that are available, as the \
+operator last reported
+# TYPE ray_worker_group_available_replicas gauge
+ray_worker_group_available_replicas{group="gpu",name="a",namespace="ns1",uid="uid-a"} 2
 """
 
 
@@ -81,10 +118,22 @@ def objects() -> list[tuple[str, dict[str, Any]]]:
                 status={
                     "observedGeneration": 1,
                     "conditions": [condition("RayClusterProvisioned", "True")],
+                    "workerGroups": [group_status("gpu", 4, 2)],
+                },
+                spec={
+                    "enableInTreeAutoscaling": True,
+                    "workerGroupSpecs": [
+                        worker_group("gpu", replicas=3, minReplicas=1, maxReplicas=4, numOfHosts=2)
+                    ],
                 },
             ),
         ),
-        ("rayclusters", raycluster("b", namespace="ns1")),
+        (
+            "rayclusters",
+            raycluster(
+                "b", namespace="ns1", spec={"workerGroupSpecs": [worker_group("cpu", replicas=1)]}
+            ),
+        ),
         (
             "rayjobs",
             rayjob(
@@ -190,7 +239,7 @@ def test_deleting_an_object_removes_all_its_series() -> None:
     assert store.delete("rayclusters", "uid-a") is False
     text = scrape(store)
     assert 'uid="uid-a"' not in text
-    assert text.count('uid="uid-b"') == 3
+    assert text.count('uid="uid-b"') == 7
     assert store.count("rayclusters") == 1
 
 
@@ -220,7 +269,12 @@ def test_replace_in_one_namespace_keeps_the_other_namespaces() -> None:
 
 @pytest.mark.parametrize("total", [2, 3, 5])
 def test_shards_partition_the_objects(total: int) -> None:
-    items = [("rayclusters", raycluster(f"c{i}", uid=f"{i:08x}-uid")) for i in range(60)]
+    groups = {"workerGroupSpecs": [worker_group("g", replicas=1)]}
+    status = {"workerGroups": [group_status("g", 1, 1)]}
+    items = [
+        ("rayclusters", raycluster(f"c{i}", uid=f"{i:08x}-uid", spec=groups, status=status))
+        for i in range(60)
+    ]
     whole = new_store()
     fill(whole, items)
     counts = []
@@ -229,7 +283,14 @@ def test_shards_partition_the_objects(total: int) -> None:
         store = new_store(Shard(index, total))
         fill(store, items)
         counts.append(store.count("rayclusters"))
-        lines += [line for line in scrape(store).splitlines() if not line.startswith("#")]
+        served = [line for line in scrape(store).splitlines() if not line.startswith("#")]
+        # A cluster's worker-group series are on the shard that serves the cluster.
+        uids = {line.split('uid="')[1].split('"')[0] for line in served}
+        assert all(Shard(index, total).owns(uid) for uid in uids)
+        assert len([line for line in served if line.startswith("ray_worker_group_")]) == 6 * len(
+            uids
+        )
+        lines += served
     assert sum(counts) == 60
     assert all(count > 0 for count in counts)
     whole_lines = [line for line in scrape(whole).splitlines() if not line.startswith("#")]

@@ -261,7 +261,26 @@ def ray_cluster_spec() -> Schema:
     )
 
 
-def ray_cluster_status(with_bookkeeping: bool) -> Schema:
+def worker_groups_status() -> Schema:
+    """Per worker group pod counts, which this operator writes and ray-exporter serves."""
+    return {
+        "type": "array",
+        "maxItems": MAX_WORKER_GROUPS,
+        "x-kubernetes-list-type": "atomic",
+        "description": "Per worker group: its pods that are running and ready, and available.",
+        "items": obj(
+            {
+                "name": string(description="The group's groupName."),
+                "readyReplicas": int32(),
+                "availableReplicas": int32(),
+            }
+        ),
+    }
+
+
+def ray_cluster_status(with_bookkeeping: bool, with_worker_groups: bool = False) -> Schema:
+    """A RayCluster's status; RayJob and RayService mirror it without the bookkeeping and
+    without `workerGroups` (they copy a fixed list of fields)."""
     properties: dict[str, Schema] = {
         "state": string(description="ready | unhealthy | failed | suspended; unset while new."),
         "reason": string(description="Why the cluster is in its state."),
@@ -286,19 +305,10 @@ def ray_cluster_status(with_bookkeeping: bool) -> Schema:
         "desiredWorkerReplicas": int32(),
         "minWorkerReplicas": int32(),
         "maxWorkerReplicas": int32(),
-        "workerGroups": {
-            "type": "array",
-            "description": "Ready and available (running) pods per worker group.",
-            "items": obj(
-                {
-                    "name": string(),
-                    "readyReplicas": int32(),
-                    "availableReplicas": int32(),
-                }
-            ),
-        },
         "observedGeneration": int64(),
     }
+    if with_worker_groups:
+        properties["workerGroups"] = worker_groups_status()
     if with_bookkeeping:
         properties["kopf"] = kopf_bookkeeping()
     return obj(properties)
@@ -591,7 +601,7 @@ def all_crds() -> dict[str, Schema]:
             "rayclusters",
             ["rayc"],
             ray_cluster_spec(),
-            ray_cluster_status(with_bookkeeping=True),
+            ray_cluster_status(with_bookkeeping=True, with_worker_groups=True),
             [
                 column("desired workers", ".status.desiredWorkerReplicas", "integer"),
                 column("available workers", ".status.availableWorkerReplicas", "integer"),

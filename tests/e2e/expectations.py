@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from e2e.groups import MAX_INT32, GroupSpec
 from e2e.world import Created, World, cluster, job, prom_quantile, service
 
 from ray_exporter.fields import Problem
@@ -126,6 +127,56 @@ def _status(o: Created) -> str:
 def _optional(values: list[float], compute: Callable[[list[float]], float]) -> Expected:
     """An aggregation over no series returns nothing at all."""
     return one(compute(values)) if values else exact({})
+
+
+def _per_group(
+    groups: Iterable[tuple[Created, GroupSpec]], value: Callable[[GroupSpec], int | None]
+) -> Expected:
+    """One series per group {namespace, name, group}; groups whose value is None have none."""
+    return exact(
+        {
+            labels(namespace=o.namespace, name=o.name, group=g.name): float(v)
+            for o, g in groups
+            if (v := value(g)) is not None
+        }
+    )
+
+
+def worker_group_expectations(w: World) -> dict[PanelKey, Expected]:
+    """The Worker groups section of Ray / RayCluster."""
+    groups, at_max = w.worker_groups(), w.groups_at_max()
+    uid = "ray-cluster"
+
+    def total(value: Callable[[GroupSpec], int | None]) -> Expected:
+        return one(sum(v for _, g in groups if (v := value(g)) is not None))
+
+    def row(o: Created, g: GroupSpec, **extra: str) -> Labels:
+        return labels(namespace=o.namespace, name=o.name, uid=o.uid, group=g.name, **extra)
+
+    def autoscaling(o: Created) -> str:
+        return "true" if cluster(o).autoscaling else "false"
+
+    return {
+        (uid, "Worker groups", "A"): one(len(groups)),
+        (uid, "Autoscaled worker groups", "A"): one(len(w.autoscaled_groups())),
+        (uid, "Groups at maxReplicas", "A"): one(len(at_max)),
+        (uid, "Desired worker pods", "A"): total(lambda g: g.desired_pods),
+        (uid, "Ready worker pods", "A"): total(lambda g: g.ready),
+        (uid, "Available worker pods", "A"): total(lambda g: g.available),
+        (uid, "Worker groups and autoscaling", "A"): exact(
+            {row(o, g, autoscaling=autoscaling(o)): float(g.desired_pods) for o, g in groups}
+        ),
+        (uid, "Autoscaled groups at maxReplicas", "A"): exact(
+            {row(o, g): float(g.desired_pods) for o, g in at_max}
+        ),
+        (uid, "Desired worker pods per group", "A"): _per_group(groups, lambda g: g.desired_pods),
+        (uid, "Ready worker pods per group", "A"): _per_group(groups, lambda g: g.ready),
+        (uid, "Available worker pods per group", "A"): _per_group(groups, lambda g: g.available),
+        (uid, "Worker pod bounds per group", "A"): _per_group(groups, lambda g: g.min_pods),
+        (uid, "Worker pod bounds per group", "B"): _per_group(
+            groups, lambda g: g.max_pods if g.max_pods < MAX_INT32 else None
+        ),
+    }
 
 
 def object_expectations(w: World) -> dict[PanelKey, Expected]:
@@ -274,6 +325,7 @@ def object_expectations(w: World) -> dict[PanelKey, Expected]:
         ),
         ("ray-service", "RayServices not ready", "A"): _rows(w.unready_services(), _ident),
         ("ray-service", "RayServices upgrading", "A"): _rows(w.upgrading_services(), _ident),
+        **worker_group_expectations(w),
     }
 
 

@@ -12,9 +12,14 @@ from collections.abc import Callable
 from typing import Any
 
 from e2e.expectations import Labels
+from e2e.groups import GroupSpec
 from e2e.world import Created, World, cluster, job
 
 Condition = Callable[[World], list[Created]]
+GroupCondition = Callable[[World], list[tuple[Created, GroupSpec]]]
+
+GROUP_ALERTS: dict[str, GroupCondition] = {"RayWorkerGroupAtMaxReplicas": World.groups_at_max}
+"""Alerts about one worker group of a RayCluster: they carry its `group` label too."""
 
 
 def _slow(threshold: float) -> Condition:
@@ -41,8 +46,8 @@ def conditions(slow_threshold: float) -> dict[str, Condition]:
     }
 
 
-def alert_labels(alertname: str, severity: str, o: Created) -> Labels:
-    extra: dict[str, str] = {}
+def alert_labels(alertname: str, severity: str, o: Created, group: str | None = None) -> Labels:
+    extra: dict[str, str] = {} if group is None else {"group": group}
     if alertname == "RayJobFailed":
         extra["deployment_status"] = job(o).deployment_status or ""
     if alertname == "RayReconciliationStalled":
@@ -57,12 +62,17 @@ def expected_alerts(
 ) -> dict[Labels, Created]:
     """The full label set of every alert that must fire, with the object it is about."""
     found = conditions(slow_threshold)
-    assert set(found) == set(rules), "every rule needs a statement of when it fires"
+    stated = set(found) | set(GROUP_ALERTS)
+    assert stated == set(rules), "every rule needs a statement of when it fires"
     out: dict[Labels, Created] = {}
     for name, condition in found.items():
         severity = rules[name]["labels"]["severity"]
         for o in condition(w):
             out[alert_labels(name, severity, o)] = o
+    for name, group_condition in GROUP_ALERTS.items():
+        severity = rules[name]["labels"]["severity"]
+        for o, g in group_condition(w):
+            out[alert_labels(name, severity, o, g.name)] = o
     return out
 
 
@@ -88,10 +98,25 @@ def annotation_problems(alert: dict[str, Any], o: Created, runbooks: str) -> lis
         and f"{o.generation_lag} generation(s)" not in description
     ):
         problems.append(f"description does not give the lag {o.generation_lag}: {description!r}")
+    if name in GROUP_ALERTS:
+        problems += _group_problems(alert, o)
     if name == "RayClusterSlowProvisioning":
         took = _humanize(cluster(o).provisioned_after or 0)
         if took not in notes.get("summary", ""):
             problems.append(f"summary does not say {took!r}: {notes.get('summary')!r}")
+    return problems
+
+
+def _group_problems(alert: dict[str, Any], o: Created) -> list[str]:
+    """A worker-group alert names its group and gives the group's maximum in pods."""
+    group = alert["labels"].get("group")
+    [spec] = [g for g in cluster(o).groups if g.name == group]
+    summary, description = alert["annotations"]["summary"], alert["annotations"]["description"]
+    problems = []
+    if f"Worker group {group} of RayCluster" not in summary:
+        problems.append(f"summary does not name group {group}: {summary!r}")
+    if f"maximum of {spec.max_pods} worker pods" not in description:
+        problems.append(f"description does not give {spec.max_pods} pods: {description!r}")
     return problems
 
 

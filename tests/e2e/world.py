@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from e2e.groups import GroupSpec, spec_fields, status_fields
 from integration.exporter_harness import (
     RayObjects,
     condition,
@@ -42,6 +43,9 @@ class ClusterSpec:
     """Without it, a not-provisioned cluster has no RayClusterProvisioned condition at all."""
     unobserved_specs: int = 0
     """Spec changes made after the status was written: the generation lag."""
+    groups: tuple[GroupSpec, ...] = ()
+    autoscaling: bool = False
+    """`spec.enableInTreeAutoscaling`."""
 
 
 @dataclass(frozen=True)
@@ -142,6 +146,16 @@ class World:
     def provisioning_seconds(self) -> dict[Created, float]:
         return {o: float(cluster(o).provisioned_after or 0) for o in self.provisioned()}
 
+    def worker_groups(self) -> list[tuple[Created, GroupSpec]]:
+        return [(o, g) for o in self.clusters() for g in cluster(o).groups]
+
+    def autoscaled_groups(self) -> list[tuple[Created, GroupSpec]]:
+        return [(o, g) for o, g in self.worker_groups() if cluster(o).autoscaling]
+
+    def groups_at_max(self) -> list[tuple[Created, GroupSpec]]:
+        """Autoscaled groups whose desired pods have reached a non-zero maximum."""
+        return [(o, g) for o, g in self.autoscaled_groups() if 0 < g.max_pods <= g.desired_pods]
+
     # -- RayJobs ----------------------------------------------------------------------
 
     def jobs_in(self, *statuses: str) -> list[Created]:
@@ -191,7 +205,13 @@ def rc(name: str, owner: str | None, after: int | None, **kw: Any) -> ClusterSpe
 SPREAD: dict[str, list[list[Spec]]] = {
     OTHER: [
         [
-            rc("c-other", None, 7),
+            rc(
+                "c-other",
+                None,
+                7,
+                autoscaling=True,
+                groups=(GroupSpec("cpu", 1, 1, 3, ready=1, available=1),),
+            ),
             rc("c-other-for-job", "RayJob", 18),
             JobSpec("j-other", "Complete", (Attempt("Complete", 0, 60),)),
             ServiceSpec("s-other", "True", "False"),
@@ -199,10 +219,35 @@ SPREAD: dict[str, list[list[Spec]]] = {
     ],
     MAIN: [
         [
-            rc("c-direct", None, 3),
-            rc("c-for-job", "RayJob", 12),
-            rc("c-for-service", "RayService", 40),
-            rc("c-slow", None, 95),
+            rc(
+                "c-direct",
+                None,
+                3,
+                autoscaling=True,
+                groups=(
+                    GroupSpec("cpu", 2, 1, 5, ready=2, available=2),
+                    GroupSpec("gpu", 4, 0, 4, ready=3, available=2),
+                ),
+            ),
+            rc("c-for-job", "RayJob", 12, groups=(GroupSpec("w", 3, 0, 3, ready=3, available=3),)),
+            # Multi-host, at its max; no status.workerGroups (as on KubeRay's CRDs).
+            rc(
+                "c-for-service",
+                "RayService",
+                40,
+                autoscaling=True,
+                groups=(GroupSpec("tpu", 2, 1, 2, hosts=2), GroupSpec("any", 9)),
+            ),
+            rc(
+                "c-slow",
+                None,
+                95,
+                autoscaling=True,
+                groups=(
+                    GroupSpec("off", 0, 0, 0, ready=0, available=0),
+                    GroupSpec("paused", 2, 0, 2, suspend=True, ready=0, available=0),
+                ),
+            ),
             rc("c-slow-for-service", "RayService", 150),
             rc("c-pending", None, None),
             rc("c-pending-for-job", "RayJob", None, has_condition=False),
@@ -268,7 +313,8 @@ def _cluster_status(spec: ClusterSpec, created_at: int) -> dict[str, Any]:
     elif spec.has_condition:
         conditions.append(condition("RayClusterProvisioned", "False", rfc3339(created_at)))
     state = "ready" if spec.provisioned_after is not None else "unhealthy"
-    return {"state": state, "conditions": conditions, "observedGeneration": 1}
+    status = {"state": state, "conditions": conditions, "observedGeneration": 1}
+    return {**status, **status_fields(spec.groups)}
 
 
 def _job_status(spec: JobSpec) -> dict[str, Any]:
@@ -312,7 +358,9 @@ def _service_status(spec: ServiceSpec, created_at: int) -> dict[str, Any]:
 def create_object(ray: RayObjects, spec: Spec) -> str:
     """Create one object and at once write its status (and later spec changes); its uid."""
     if isinstance(spec, ClusterSpec):
-        created = ray.create("rayclusters", raycluster(spec.name, owner=spec.owner))
+        body = raycluster(spec.name, owner=spec.owner)
+        body["spec"].update(spec_fields(spec.groups, spec.autoscaling))
+        created = ray.create("rayclusters", body)
         ray.patch_status("rayclusters", spec.name, _cluster_status(spec, _created_at(created)))
         for i in range(spec.unobserved_specs):
             params = {"rayStartParams": {"num-cpus": str(i + 1)}}

@@ -8,7 +8,8 @@ state, so the same object always renders to the same bytes.
 
 The family names, label names and help strings are KubeRay's, byte for byte
 (DESIGN §4), so existing dashboards and queries keep working. One family is
-ours: `ray_resource_generation_lag`, shared by the three resources.
+ours: `ray_resource_generation_lag`, shared by the three resources. KubeRay has no
+per-worker-group families; the `ray_worker_group_*` ones (workergroups.py) are ours too.
 """
 
 from __future__ import annotations
@@ -59,6 +60,31 @@ RESOURCE_GENERATION_LAG = Family(
     "ray_resource_generation_lag",
     "How many spec generations the operator has not yet observed for this Ray resource",
 )
+WORKER_GROUP_INFO = Family(
+    "ray_worker_group_info",
+    "Worker groups of RayClusters, and whether the cluster's Ray autoscaler scales them",
+)
+WORKER_GROUP_DESIRED_REPLICAS = Family(
+    "ray_worker_group_desired_replicas",
+    "Worker pods the RayCluster's spec asks for in this group (replicas within"
+    " minReplicas..maxReplicas, times numOfHosts; 0 while suspended)",
+)
+WORKER_GROUP_MIN_REPLICAS = Family(
+    "ray_worker_group_min_replicas",
+    "Fewest worker pods of this group the autoscaler may scale to (minReplicas times numOfHosts)",
+)
+WORKER_GROUP_MAX_REPLICAS = Family(
+    "ray_worker_group_max_replicas",
+    "Most worker pods of this group the autoscaler may scale to (maxReplicas times numOfHosts)",
+)
+WORKER_GROUP_READY_REPLICAS = Family(
+    "ray_worker_group_ready_replicas",
+    "Worker pods of this group that are running and ready, as the operator last reported",
+)
+WORKER_GROUP_AVAILABLE_REPLICAS = Family(
+    "ray_worker_group_available_replicas",
+    "Worker pods of this group that are available, as the operator last reported",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +94,7 @@ class View:
     plural: str
     identity: dict[str, str]
     metadata: Mapping[str, Any]
+    spec: Mapping[str, Any]
     status: Mapping[str, Any]
     status_valid: bool
     problems: Problems
@@ -132,6 +159,7 @@ def resource_version(obj: Mapping[str, Any]) -> str:
 def view(plural: str, obj: Mapping[str, Any], found: Problems) -> View | None:
     """The `View` of an object, or None when it lacks the name or UID every series needs."""
     metadata = fields.section(obj, "metadata", Problem.METADATA_NOT_OBJECT, found)
+    spec = fields.section(obj, "spec", Problem.SPEC_NOT_OBJECT, found)
     status = fields.section(obj, "status", Problem.STATUS_NOT_OBJECT, found)
     name = fields.text(metadata, "name", found)
     namespace = fields.text(metadata, "namespace", found, default="")
@@ -141,7 +169,7 @@ def view(plural: str, obj: Mapping[str, Any], found: Problems) -> View | None:
         return None
     status_valid = obj.get("status") is None or isinstance(obj.get("status"), Mapping)
     identity = {"name": name, "namespace": namespace, "uid": uid}
-    return View(plural, identity, metadata, status, status_valid, found)
+    return View(plural, identity, metadata, spec, status, status_valid, found)
 
 
 def render(resource: Resource, obj: Mapping[str, Any]) -> Rendered:

@@ -39,6 +39,11 @@ class Problem(enum.StrEnum):
     INVALID_ATTEMPT = "invalid_attempt"
     DUPLICATE_ATTEMPT = "duplicate_attempt"
     INVALID_GENERATION = "invalid_generation"
+    SPEC_NOT_OBJECT = "spec_not_object"
+    WORKER_GROUPS_NOT_LIST = "worker_groups_not_list"
+    INVALID_WORKER_GROUP = "invalid_worker_group"
+    DUPLICATE_WORKER_GROUP = "duplicate_worker_group"
+    INVALID_REPLICAS = "invalid_replicas"
     INVALID_TEXT = "invalid_text"
     RENDER_FAILED = "render_failed"
 

@@ -8,6 +8,8 @@
   is True, its `lastTransitionTime` minus `metadata.creationTimestamp`. The
   operator sets `lastTransitionTime` only when the status value changes, so the
   value is fixed from the first provisioning on.
+
+Then the per-worker-group families of workergroups.py.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from ray_exporter.families import (
     condition_flag,
     generation_lag,
 )
+from ray_exporter.workergroups import WORKER_GROUP_FAMILIES
 
 ORIGINATED_FROM_LABEL = "ray.io/originated-from-crd"
 PROVISIONED = "RayClusterProvisioned"
@@ -60,5 +63,6 @@ RAYCLUSTERS = Resource(
         ),
         (CLUSTER_PROVISIONED_DURATION_SECONDS, cluster_provisioned_duration_seconds),
         (RESOURCE_GENERATION_LAG, generation_lag),
+        *WORKER_GROUP_FAMILIES,
     ),
 )

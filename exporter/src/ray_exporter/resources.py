@@ -2,7 +2,8 @@
 
 The scrape order is fixed: KubeRay's nine families in DESIGN §4's order, then
 `ray_resource_generation_lag`, whose series come from all three resources
-(RayClusters first, then RayJobs, then RayServices).
+(RayClusters first, then RayJobs, then RayServices), then the RayCluster worker-group
+families of our own.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from ray_exporter.families import (
 from ray_exporter.rayclusters import RAYCLUSTERS
 from ray_exporter.rayjobs import RAYJOBS
 from ray_exporter.rayservices import RAYSERVICES
+from ray_exporter.workergroups import WORKER_GROUP_FAMILIES
 
 GROUP = "ray.io"
 VERSION = "v1"
@@ -39,4 +41,5 @@ FAMILY_ORDER: tuple[Family, ...] = (
     SERVICE_CONDITION_READY,
     SERVICE_CONDITION_UPGRADE_IN_PROGRESS,
     RESOURCE_GENERATION_LAG,
+    *(family for family, _ in WORKER_GROUP_FAMILIES),
 )
