@@ -427,6 +427,11 @@ def test_operator_and_real_autoscaler_scale_two_groups_up_and_down_independently
             holder.stop()
         steps.done("beta: actor released")
         _scale_down(rays, steps, sampler, "auto", "beta", beta["metadata"]["name"], version == "v1")
+    if version == "v2":  # as KubeRay v1.5.0 builds v2 clusters: Ray, not the kubelet, restarts
+        policies = {p["spec"].get("restartPolicy") for p in (head, alpha, beta)}
+        assert policies == {"Never"}, policies
+        head_env = {e["name"]: e.get("value") for e in head["spec"]["containers"][0]["env"]}
+        assert head_env.get("RAY_enable_autoscaler_v2") == "true"
     names = {alpha["metadata"]["name"], beta["metadata"]["name"]}
     assert set(sampler.deleted) == names, (sampler.deleted, sampler.named)
     assert sampler.all_named() == names
