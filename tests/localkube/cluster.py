@@ -123,12 +123,19 @@ class Cluster:
     """One local control plane, described by its state directory."""
 
     def __init__(
-        self, state_dir: Path, nodes: int = 4, apiserver_args: tuple[str, ...] = ()
+        self,
+        state_dir: Path,
+        nodes: int = 4,
+        apiserver_args: tuple[str, ...] = (),
+        pod_cidr: str = POD_CIDR,
     ) -> None:
-        """`apiserver_args` are appended to kube-apiserver's flags (an audit policy, say)."""
+        """`apiserver_args` are appended to kube-apiserver's flags (an audit policy, say);
+        kwok gives pods IPs from `pod_cidr` (a range inside 127.0.0.0/8 makes every pod IP an
+        address of this machine, so a process can listen on it)."""
         self.dir = state_dir.resolve()
         self.nodes = nodes
         self.apiserver_args = apiserver_args
+        self.pod_cidr = pod_cidr
         self.kubeconfig = self.dir / "kubeconfig"
         self.pki = self.dir / "pki"
         self.logs = self.dir / "logs"
@@ -293,7 +300,7 @@ class Cluster:
                 f"--kubeconfig={kc}",
                 "--manage-all-nodes=false",
                 "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
-                f"--cidr={POD_CIDR}",
+                f"--cidr={self.pod_cidr}",
                 "--node-lease-duration-seconds=40",
                 f"--server-address=127.0.0.1:{p['kwok']}",
                 *(f"--config={s}" for s in stages),
