@@ -230,8 +230,11 @@ The DNS names of the exporter Service, as a JSON list (the self-signed certifica
 
 {{/*
 Scheme, TLS and credentials of a ServiceMonitor endpoint or PodMonitor podMetricsEndpoint.
-Call with (dict "ctx" $ "monitor" .Values.metrics.serviceMonitor "tokenFile" true); tokenFile:
-whether the kind may fall back to Prometheus's own token file (ServiceMonitor only).
+Call with (dict "ctx" $ "monitor" .Values.metrics.serviceMonitor). With token checks the
+token always comes from a Secret (`authorization.credentials`): the monitor's
+bearerTokenSecret, else the token Secret of the chart's scraper ServiceAccount
+(metrics-scraper.yaml). Never bearerTokenFile: deprecated in the Prometheus Operator and
+refused under arbitraryFSAccessThroughSMs.deny.
 */}}
 {{- define "ray-operator.scrapeSecurity" -}}
 {{- $ctx := .ctx }}
@@ -253,15 +256,16 @@ tlsConfig:
   insecureSkipVerify: true
   {{- end }}
 {{- if include "ray-operator.metricsAuth" $ctx }}
-{{- if .monitor.bearerTokenSecret }}
 authorization:
   type: Bearer
   credentials:
+    {{- if .monitor.bearerTokenSecret }}
     name: {{ .monitor.bearerTokenSecret.name }}
     key: {{ .monitor.bearerTokenSecret.key }}
-{{- else if .tokenFile }}
-bearerTokenFile: /var/run/secrets/kubernetes.io/serviceaccount/token
-{{- end }}
+    {{- else }}
+    name: {{ include "ray-operator.scraperName" $ctx }}-token
+    key: token
+    {{- end }}
 {{- end }}
 {{- end }}
 {{- end }}
@@ -288,6 +292,14 @@ The exporter container's volumes.
         path: tls.key
 {{- end }}
 {{- end }}
+{{- end }}
+
+{{/*
+Name of the ServiceAccount (and, with "-token", of its token Secret) whose token the
+ServiceMonitor or PodMonitor sends when /metrics checks tokens and no bearerTokenSecret is set.
+*/}}
+{{- define "ray-operator.scraperName" -}}
+{{- printf "%s-metrics-scraper" (include "ray-operator.fullname" .) }}
 {{- end }}
 
 {{/*
