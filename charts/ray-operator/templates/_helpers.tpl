@@ -311,11 +311,15 @@ Namespace of an optional monitoring object: its own value, else the release name
 
 {{/*
 Fails with a message naming the value when a monitoring.coreos.com/v1 kind is enabled
-but the cluster does not serve it. Call with (dict "ctx" $ "kind" "ServiceMonitor" "value" "metrics.serviceMonitor.enabled").
+but the cluster does not serve it. Either form counts as served: the kind
+(monitoring.coreos.com/v1/ServiceMonitor) or the group/version (monitoring.coreos.com/v1),
+as most charts check and as `helm template --api-versions` is often given. Call with (dict "ctx" $ "kind" "ServiceMonitor" "value" "metrics.serviceMonitor.enabled").
 */}}
 {{- define "ray-operator.requireMonitoringApi" -}}
-{{- if and .ctx.Values.monitoringApiCheck (not (.ctx.Capabilities.APIVersions.Has (printf "monitoring.coreos.com/v1/%s" .kind))) }}
-{{- fail (printf "%s=true, but this cluster does not serve monitoring.coreos.com/v1 %s (the Prometheus Operator CRDs are not installed). Install them first (for example with kube-prometheus-stack or prometheus-operator-crds), or set %s=false. When rendering offline, pass --api-versions monitoring.coreos.com/v1/%s, or set monitoringApiCheck=false." .value .kind .value .kind) }}
+{{- $apis := .ctx.Capabilities.APIVersions }}
+{{- $served := or ($apis.Has (printf "monitoring.coreos.com/v1/%s" .kind)) ($apis.Has "monitoring.coreos.com/v1") }}
+{{- if and .ctx.Values.monitoringApiCheck (not $served) }}
+{{- fail (printf "%s=true, but this cluster does not serve monitoring.coreos.com/v1 %s (the Prometheus Operator CRDs are not installed). Install them first (for example with kube-prometheus-stack or prometheus-operator-crds), or set %s=false. When rendering offline, pass --api-versions monitoring.coreos.com/v1/%s (or the group/version monitoring.coreos.com/v1), or set monitoringApiCheck=false." .value .kind .value .kind) }}
 {{- end }}
 {{- end }}
 
