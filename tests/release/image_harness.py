@@ -2,6 +2,7 @@
 
 - `unpack` extracts dist/images/<name>.oci.tar (an OCI layout in a tar) and unpacks its
   root filesystem with umoci, as a container runtime would.
+- `environment` is the image config's `Env`, as a runtime passes it.
 - `kube_access` copies a kubeconfig and its CA certificate into the unpacked root
   filesystem (`/run/localkube/`), readable by the image's user only, and answers the
   kubeconfig's path as the image sees it.
@@ -31,8 +32,6 @@ UMOCI = REPO / ".tools" / "bin" / "umoci"
 USER = 65532
 INSIDE = Path("/run/localkube")
 """Where `kube_access` puts the kubeconfig and CA inside the root filesystem."""
-ENV = {"PATH": "/opt/venv/bin:/usr/bin:/bin", "HOME": "/tmp", "PYTHONUNBUFFERED": "1"}
-"""The environment of the image config (PATH, no host variables), plus HOME."""
 TOOLS = ("unshare", "mount", "chroot", "sh")
 
 
@@ -68,6 +67,15 @@ def _blob(layout: Path, digest: str) -> dict[str, object]:
     data = json.loads((layout / "blobs" / "sha256" / digest.split(":")[1]).read_text())
     assert isinstance(data, dict)
     return data
+
+
+def environment(layout: Path) -> dict[str, str]:
+    """The image config's `Env` (nothing from the host), plus HOME=/tmp as a runtime sets it."""
+    pairs = config(layout).get("Env") or []
+    assert isinstance(pairs, list)
+    env = dict(str(pair).split("=", 1) for pair in pairs)
+    env.setdefault("HOME", "/tmp")
+    return env
 
 
 def kube_access(rootfs: Path, kubeconfig: Path) -> str:

@@ -19,7 +19,7 @@ import pytest
 from integration.exporter_harness import exporter_running, value
 from integration.raycluster_harness import OperatorProcess, Rays, sample, wait_for
 from kubernetes import client
-from release.image_harness import ENV, archive, entrypoint, kube_access, unpack
+from release.image_harness import archive, entrypoint, environment, kube_access, unpack
 
 from localkube.crds import apply_crds
 
@@ -37,8 +37,10 @@ def _root_and_archives() -> None:
         pytest.skip("unshare and chroot need root")
 
 
-def image_env(rootfs: Path, kube_cluster: Any) -> dict[str, str]:
-    return {**ENV, "KUBECONFIG": kube_access(rootfs, Path(kube_cluster.kubeconfig))}
+def image_env(layout: Path, rootfs: Path, kube_cluster: Any) -> dict[str, str]:
+    """The image's own environment and the path of the kubeconfig copied into it."""
+    kubeconfig = kube_access(rootfs, Path(kube_cluster.kubeconfig))
+    return {**environment(layout), "KUBECONFIG": kubeconfig}
 
 
 def test_images_reconcile_and_export_a_sample(
@@ -50,7 +52,7 @@ def test_images_reconcile_and_export_a_sample(
     ex_layout, ex_rootfs = unpack("ray-exporter", tmp_path / "exporter-image")
 
     with OperatorProcess(
-        image_env(op_rootfs, kube_cluster),
+        image_env(op_layout, op_rootfs, kube_cluster),
         tmp_path / "operator.log",
         "--namespaces",
         namespace,
@@ -70,7 +72,7 @@ def test_images_reconcile_and_export_a_sample(
         )
 
         with exporter_running(
-            image_env(ex_rootfs, kube_cluster),
+            image_env(ex_layout, ex_rootfs, kube_cluster),
             tmp_path / "exporter.log",
             "--namespaces",
             namespace,
