@@ -26,6 +26,7 @@ from localkube.monitoring import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "charts" / "ray-operator"
+MONITORING_CRDS = REPO / "tests" / "chart" / "fixtures" / "monitoring-crds.yaml"
 
 
 def run(
@@ -34,6 +35,31 @@ def run(
     return subprocess.run(
         [str(a) for a in args], env=env, capture_output=True, text=True, timeout=timeout, cwd=REPO
     )
+
+
+def as_dict(api_client: client.ApiClient, obj: Any) -> dict[str, Any]:
+    """A client model as the API's JSON (camelCase keys)."""
+    result: dict[str, Any] = api_client.sanitize_for_serialization(obj)  # type: ignore[no-untyped-call]
+    return result
+
+
+@contextlib.contextmanager
+def monitoring_crds_applied(kube_cluster: Any, api_client: client.ApiClient) -> Iterator[None]:
+    """The Prometheus Operator's three kinds, removed afterwards unless they were there before."""
+    ext = client.ApiextensionsV1Api(api_client)
+    names = [d["metadata"]["name"] for d in yaml.safe_load_all(MONITORING_CRDS.read_text())]
+    crds = as_dict(api_client, ext.list_custom_resource_definition())["items"]
+    existing = {c["metadata"]["name"] for c in crds}
+    env = tool_env(kube_cluster)
+    applied = run(env, "kubectl", "apply", "--server-side", "-f", MONITORING_CRDS)
+    assert applied.returncode == 0, applied.stderr
+    waited = run(
+        env, "kubectl", "wait", "--for=condition=Established", *[f"crd/{n}" for n in names]
+    )
+    assert waited.returncode == 0, waited.stderr
+    yield
+    for name in set(names) - existing:
+        ext.delete_custom_resource_definition(name)
 
 
 @dataclass

@@ -3,7 +3,8 @@
 - `apply_crds` applies charts/ray-operator/crds/ (the single source of truth) and
   waits until the API serves them.
 - `ExporterProcess` starts `.venv/bin/ray-exporter` as a subprocess on a free
-  loopback port, scrapes it, and stops it with SIGTERM.
+  loopback port (or `host`), scrapes it, and stops it with SIGTERM. `command` runs another
+  ray-exporter instead (the one in an image's root filesystem, through chroot).
 - `RayObjects` creates, patches (spec or status subresource) and deletes Ray
   custom resources.
 - `samples`/`object_part` parse an exposition, so tests compare series, not text.
@@ -20,7 +21,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -71,24 +72,34 @@ def value(body: bytes, metric: str, /, **labels: str) -> float | None:
 
 
 class ExporterProcess:
-    """One ray-exporter subprocess on 127.0.0.1 with its own log file."""
+    """One ray-exporter subprocess on 127.0.0.1 (or `host`) with its own log file."""
 
-    def __init__(self, env: dict[str, str], log_path: Path, *args: str) -> None:
+    def __init__(
+        self,
+        env: dict[str, str],
+        log_path: Path,
+        *args: str,
+        command: Sequence[str] = (str(EXPORTER),),
+        host: str = "127.0.0.1",
+    ) -> None:
         self.port = free_port()
+        self.host = host
         self.log_path = log_path
         self._log = log_path.open("ab")
         self.started = time.monotonic()
         self.process = subprocess.Popen(
-            [str(EXPORTER), "--listen-address", f"127.0.0.1:{self.port}", *args],
+            [*command, "--listen-address", f"{host}:{self.port}", *args],
             env=env,
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
 
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
     def get(self, path: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{self.port}{path}", headers=headers or {}
-        )
+        request = urllib.request.Request(f"http://{self.address}{path}", headers=headers or {})
         try:
             with urllib.request.urlopen(request, timeout=30) as response:
                 data = response.read()
@@ -250,9 +261,15 @@ def exporter_env(base: dict[str, str], kubeconfig: str | os.PathLike[str]) -> di
 
 
 @contextlib.contextmanager
-def exporter_running(env: dict[str, str], log_path: Path, *args: str) -> Iterator[ExporterProcess]:
+def exporter_running(
+    env: dict[str, str],
+    log_path: Path,
+    *args: str,
+    command: Sequence[str] = (str(EXPORTER),),
+    host: str = "127.0.0.1",
+) -> Iterator[ExporterProcess]:
     """A started exporter, stopped with SIGTERM when the block ends; it must exit 0."""
-    process = ExporterProcess(env, log_path, *args)
+    process = ExporterProcess(env, log_path, *args, command=command, host=host)
     try:
         yield process
     finally:

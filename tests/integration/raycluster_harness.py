@@ -3,7 +3,8 @@
 - `apply_crds` applies charts/ray-operator/crds/ (the single source of truth).
 - `OperatorProcess` starts `.venv/bin/ray-operator` as a subprocess (usually restricted to
   the test's namespace with --namespaces), waits for /readyz, and stops it with SIGTERM or
-  kills it with SIGKILL.
+  kills it with SIGKILL. `command` runs another ray-operator instead (the one in an image's
+  root filesystem, through chroot).
 - `Rays` reads and writes RayClusters, their pods, services and Events as plain dicts.
 - `wait_for` polls with a generous deadline; tests never assert on elapsed time.
 """
@@ -18,6 +19,7 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, cast
@@ -50,10 +52,17 @@ def sample(name: str, namespace: str, new_name: str | None = None) -> Json:
 class OperatorProcess:
     """One ray-operator subprocess with its own health port and log file."""
 
-    def __init__(self, env: dict[str, str], log_path: Path, *args: str) -> None:
+    def __init__(
+        self,
+        env: dict[str, str],
+        log_path: Path,
+        *args: str,
+        command: Sequence[str] = (str(OPERATOR),),
+    ) -> None:
         self.env = env
         self.log_path = log_path
         self.args = args
+        self.command = tuple(command)
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -71,7 +80,7 @@ class OperatorProcess:
 
     def start(self, *, wait_ready: bool = True) -> None:
         command = [
-            str(OPERATOR),
+            *self.command,
             "--health-address",
             f"127.0.0.1:{self.port}",
             "--log-format",

@@ -22,8 +22,10 @@ from chart_release import (
     CHART,
     REPO,
     Release,
+    as_dict,
     hook_script,
     installed,
+    monitoring_crds_applied,
     run,
     running_as,
     tool_env,
@@ -35,7 +37,6 @@ from localkube.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
-MONITORING_CRDS = REPO / "tests" / "chart" / "fixtures" / "monitoring-crds.yaml"
 MONITORING = ("monitoring.coreos.com", "v1")
 # What a kube-prometheus-stack release named "kube-prometheus-stack" selects by default:
 # serviceMonitorSelector, podMonitorSelector and ruleSelector are {release: <its name>}
@@ -51,29 +52,11 @@ RAY_RESOURCES = ("rayclusters.ray.io", "rayjobs.ray.io", "rayservices.ray.io")
 DISCOVERY_GROUPS = {"authentication.k8s.io", "authorization.k8s.io"}
 
 
-def as_dict(api_client: client.ApiClient, obj: Any) -> dict[str, Any]:
-    """A client model as the API's JSON (camelCase keys)."""
-    result: dict[str, Any] = api_client.sanitize_for_serialization(obj)  # type: ignore[no-untyped-call]
-    return result
-
-
 @pytest.fixture(scope="module")
 def monitoring_crds(kube_cluster: Any, api_client: client.ApiClient) -> Iterator[None]:
     """The Prometheus Operator's three kinds, removed afterwards unless they were there before."""
-    ext = client.ApiextensionsV1Api(api_client)
-    names = [d["metadata"]["name"] for d in yaml.safe_load_all(MONITORING_CRDS.read_text())]
-    crds = as_dict(api_client, ext.list_custom_resource_definition())["items"]
-    existing = {c["metadata"]["name"] for c in crds}
-    env = tool_env(kube_cluster)
-    applied = run(env, "kubectl", "apply", "--server-side", "-f", MONITORING_CRDS)
-    assert applied.returncode == 0, applied.stderr
-    waited = run(
-        env, "kubectl", "wait", "--for=condition=Established", *[f"crd/{n}" for n in names]
-    )
-    assert waited.returncode == 0, waited.stderr
-    yield
-    for name in set(names) - existing:
-        ext.delete_custom_resource_definition(name)
+    with monitoring_crds_applied(kube_cluster, api_client):
+        yield
 
 
 MONITORED_VALUES = {

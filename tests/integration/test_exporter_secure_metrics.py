@@ -9,6 +9,8 @@ ServiceAccounts with TokenRequest tokens, one of them bound to a `/metrics` get 
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import http.client
 import ssl
 from collections.abc import Iterator
@@ -16,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from chart_release import installed, kubeconfig_for, tool_env
+from chart_release import Release, installed, kubeconfig_for, monitoring_crds_applied, tool_env
 from cryptography import x509
 from exporter_harness import (
     ExporterProcess,
@@ -188,6 +190,29 @@ def test_without_review_rights_the_exporter_refuses_with_500_never_200(
     assert accounts.reader not in log
 
 
+@contextlib.contextmanager
+def chart_exporter(
+    kube_cluster: Any, release: Release, tmp_path: Path
+) -> Iterator[ExporterProcess]:
+    """The exporter with the chart Deployment's args (but a local listen address), as the
+    chart's exporter ServiceAccount, ready over HTTPS; as its pod would run if kwok ran it."""
+    [deployment] = [
+        d
+        for d in release.manifest
+        if d["kind"] == "Deployment" and d["metadata"]["name"] == release.exporter
+    ]
+    [container] = deployment["spec"]["template"]["spec"]["containers"]
+    args = [a for a in container["args"] if not a.startswith("--listen-address=")]
+    assert "--secure-metrics" in args
+    env = exporter_env(
+        tool_env(kube_cluster),
+        kubeconfig_for(release, release.exporter, tmp_path / "exporter.kubeconfig"),
+    )
+    with exporter_running(env, tmp_path / "exporter.log", *args) as exporter:
+        wait_https_ready(exporter, unverified())
+        yield exporter
+
+
 def test_the_charts_rbac_is_what_a_secured_exporter_and_its_scrapers_need(
     kube_cluster: Any, api_client: client.ApiClient, tmp_path: Path
 ) -> None:
@@ -214,27 +239,14 @@ def test_the_charts_rbac_is_what_a_secured_exporter_and_its_scrapers_need(
         assert release.can_i("prometheus", "get", "/metrics")
         assert not release.can_i("stranger", "get", "/metrics")
 
-        [deployment] = [
-            d
-            for d in release.manifest
-            if d["kind"] == "Deployment" and d["metadata"]["name"] == release.exporter
-        ]
-        [container] = deployment["spec"]["template"]["spec"]["containers"]
-        args = [a for a in container["args"] if not a.startswith("--listen-address=")]
-        assert "--secure-metrics" in args
-        env = exporter_env(
-            tool_env(kube_cluster),
-            kubeconfig_for(release, release.exporter, tmp_path / "exporter.kubeconfig"),
-        )
         tokens = {
             account: release.kubectl(
                 "create", "token", account, "-n", release.namespace
             ).stdout.strip()
             for account in ("prometheus", "stranger")
         }
-        with exporter_running(env, tmp_path / "exporter.log", *args) as exporter:
+        with chart_exporter(kube_cluster, release, tmp_path) as exporter:
             context = unverified()
-            wait_https_ready(exporter, context)
             assert fetch(exporter, "/metrics", context, token=tokens["stranger"])[0] == 403
             status, _, body = fetch(exporter, "/metrics", context, token=tokens["prometheus"])
             assert status == 200, body
@@ -242,3 +254,46 @@ def test_the_charts_rbac_is_what_a_secured_exporter_and_its_scrapers_need(
     log = full_log(exporter)
     assert "TokenReview failed" not in log
     assert release.exporter in log  # the self-signed certificate names the Service
+
+
+def test_the_service_monitor_sends_the_charts_scraper_token_which_scrapes(
+    kube_cluster: Any, api_client: client.ApiClient, tmp_path: Path
+) -> None:
+    """The ServiceMonitor of a secured install names the token Secret of the chart's scraper
+    ServiceAccount (never bearerTokenFile); kube-controller-manager fills that Secret, and
+    its token, sent as the Prometheus Operator would, is let in by the real exporter."""
+    values = {
+        "exporter": {"secureMetrics": {"enabled": True}},
+        "metrics": {"serviceMonitor": {"enabled": True}},
+    }
+    apply_crds(tool_env(kube_cluster))
+    with (
+        monitoring_crds_applied(kube_cluster, api_client),
+        installed(kube_cluster, api_client, values, tmp_path) as release,
+    ):
+        [monitor] = [d for d in release.manifest if d["kind"] == "ServiceMonitor"]
+        [endpoint] = monitor["spec"]["endpoints"]
+        assert "bearerTokenFile" not in endpoint
+        assert endpoint["authorization"]["type"] == "Bearer"
+        credentials = endpoint["authorization"]["credentials"]
+        assert credentials["name"] == f"{release.name}-ray-operator-metrics-scraper-token"
+        core = client.CoreV1Api(api_client)
+
+        def token() -> str | None:
+            secret = core.read_namespaced_secret(
+                credentials["name"], monitor["metadata"]["namespace"]
+            )
+            data = secret.data or {}
+            encoded = data.get(credentials["key"])
+            return base64.b64decode(encoded).decode() if encoded else None
+
+        scraper_token = wait_for("kube-controller-manager to fill the scraper token", token)
+        scraper = f"{release.name}-ray-operator-metrics-scraper"
+        assert release.can_i(scraper, "get", "/metrics")
+        with chart_exporter(kube_cluster, release, tmp_path) as exporter:
+            context = unverified()
+            assert fetch(exporter, "/metrics", context)[0] == 401
+            status, _, body = fetch(exporter, "/metrics", context, token=scraper_token)
+            assert status == 200, body
+            assert b"# TYPE kuberay_cluster_info gauge" in body
+    assert scraper_token not in full_log(exporter)

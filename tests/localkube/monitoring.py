@@ -153,7 +153,8 @@ class Alertmanager(_Process):
 
 
 class Prometheus(_Process):
-    """Prometheus scraping `targets` (job -> host:port list) every second, with rules."""
+    """Prometheus scraping `targets` (job -> host:port list) every second, with rules, plus
+    any whole `scrape_configs` given (a `kubernetes_sd_configs` job, say)."""
 
     def __init__(
         self,
@@ -163,6 +164,7 @@ class Prometheus(_Process):
         alertmanager_url: str | None = None,
         interval: str = "1s",
         port: int | None = None,
+        scrape_configs: Sequence[dict[str, Any]] = (),
     ) -> None:
         self.port = port or free_port()
         config: dict[str, Any] = {
@@ -171,7 +173,8 @@ class Prometheus(_Process):
             "scrape_configs": [
                 {"job_name": job, "static_configs": [{"targets": hosts}]}
                 for job, hosts in targets.items()
-            ],
+            ]
+            + list(scrape_configs),
         }
         if alertmanager_url:
             host = urllib.parse.urlparse(alertmanager_url).netloc

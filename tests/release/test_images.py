@@ -9,20 +9,16 @@ hold no shell, package manager or compiler. Needs root (chroot).
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
-import tarfile
 from pathlib import Path
 
 import pytest
+from release.image_harness import REPO, VERSION, archive, config, unpack
 
 pytestmark = pytest.mark.images
 
-REPO = Path(__file__).resolve().parents[2]
-VERSION = (REPO / "VERSION").read_text(encoding="utf-8").strip()
-UMOCI = REPO / ".tools" / "bin" / "umoci"
 FORBIDDEN = [
     "bin/sh",
     "usr/bin/dpkg",
@@ -39,28 +35,14 @@ def head() -> str:
     ).stdout.strip()
 
 
-def blob(layout: Path, digest: str) -> dict[str, object]:
-    data = json.loads((layout / "blobs" / "sha256" / digest.split(":")[1]).read_text())
-    assert isinstance(data, dict)
-    return data
-
-
 @pytest.fixture(params=["ray-operator", "ray-exporter"])
 def unpacked(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, Path]:
     name: str = request.param
-    archive = REPO / "dist" / "images" / f"{name}.oci.tar"
-    if not archive.exists():
-        pytest.fail(f"{archive} is missing: run `make images`")
+    if not archive(name).exists():
+        pytest.fail(f"{archive(name)} is missing: run `make images`")
     if os.geteuid() != 0:
         pytest.skip("chroot needs root")
-    layout = tmp_path / "layout"
-    with tarfile.open(archive) as tar:
-        tar.extractall(layout, filter="tar")
-    subprocess.run(
-        [str(UMOCI), "unpack", "--image", f"{layout}:{VERSION}", str(tmp_path / "bundle")],
-        check=True,
-        capture_output=True,
-    )
+    layout, _ = unpack(name, tmp_path)
     return name, layout
 
 
@@ -86,17 +68,14 @@ def test_entrypoint_prints_version_and_commit(unpacked: tuple[str, Path]) -> Non
 
 def test_config_user_entrypoint_labels(unpacked: tuple[str, Path]) -> None:
     name, layout = unpacked
-    index = json.loads((layout / "index.json").read_text())
-    manifest = blob(layout, index["manifests"][0]["digest"])
-    config_ref = manifest["config"]
-    assert isinstance(config_ref, dict)
-    config = blob(layout, config_ref["digest"])["config"]
-    assert isinstance(config, dict)
-    assert config["User"] == "65532:65532"
-    assert config["Entrypoint"] == [f"/opt/venv/bin/{name}"]
-    assert config["Labels"]["org.opencontainers.image.version"] == VERSION
-    assert config["Labels"]["org.opencontainers.image.revision"] == head()
-    assert config["Labels"]["org.opencontainers.image.source"].startswith("https://")
+    image = config(layout)
+    labels = image["Labels"]
+    assert isinstance(labels, dict)
+    assert image["User"] == "65532:65532"
+    assert image["Entrypoint"] == [f"/opt/venv/bin/{name}"]
+    assert labels["org.opencontainers.image.version"] == VERSION
+    assert labels["org.opencontainers.image.revision"] == head()
+    assert labels["org.opencontainers.image.source"].startswith("https://")
 
 
 def test_no_shell_package_manager_or_compiler(unpacked: tuple[str, Path]) -> None:

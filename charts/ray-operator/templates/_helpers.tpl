@@ -230,8 +230,11 @@ The DNS names of the exporter Service, as a JSON list (the self-signed certifica
 
 {{/*
 Scheme, TLS and credentials of a ServiceMonitor endpoint or PodMonitor podMetricsEndpoint.
-Call with (dict "ctx" $ "monitor" .Values.metrics.serviceMonitor "tokenFile" true); tokenFile:
-whether the kind may fall back to Prometheus's own token file (ServiceMonitor only).
+Call with (dict "ctx" $ "monitor" .Values.metrics.serviceMonitor). With token checks the
+token always comes from a Secret (`authorization.credentials`): the monitor's
+bearerTokenSecret, else the token Secret of the chart's scraper ServiceAccount
+(metrics-scraper.yaml). Never bearerTokenFile: deprecated in the Prometheus Operator and
+refused under arbitraryFSAccessThroughSMs.deny.
 */}}
 {{- define "ray-operator.scrapeSecurity" -}}
 {{- $ctx := .ctx }}
@@ -253,15 +256,16 @@ tlsConfig:
   insecureSkipVerify: true
   {{- end }}
 {{- if include "ray-operator.metricsAuth" $ctx }}
-{{- if .monitor.bearerTokenSecret }}
 authorization:
   type: Bearer
   credentials:
+    {{- if .monitor.bearerTokenSecret }}
     name: {{ .monitor.bearerTokenSecret.name }}
     key: {{ .monitor.bearerTokenSecret.key }}
-{{- else if .tokenFile }}
-bearerTokenFile: /var/run/secrets/kubernetes.io/serviceaccount/token
-{{- end }}
+    {{- else }}
+    name: {{ include "ray-operator.scraperName" $ctx }}-token
+    key: token
+    {{- end }}
 {{- end }}
 {{- end }}
 {{- end }}
@@ -291,6 +295,14 @@ The exporter container's volumes.
 {{- end }}
 
 {{/*
+Name of the ServiceAccount (and, with "-token", of its token Secret) whose token the
+ServiceMonitor or PodMonitor sends when /metrics checks tokens and no bearerTokenSecret is set.
+*/}}
+{{- define "ray-operator.scraperName" -}}
+{{- printf "%s-metrics-scraper" (include "ray-operator.fullname" .) }}
+{{- end }}
+
+{{/*
 Namespace of an optional monitoring object: its own value, else the release namespace.
 */}}
 {{- define "ray-operator.namespaceOr" -}}
@@ -299,11 +311,15 @@ Namespace of an optional monitoring object: its own value, else the release name
 
 {{/*
 Fails with a message naming the value when a monitoring.coreos.com/v1 kind is enabled
-but the cluster does not serve it. Call with (dict "ctx" $ "kind" "ServiceMonitor" "value" "metrics.serviceMonitor.enabled").
+but the cluster does not serve it. Either form counts as served: the kind
+(monitoring.coreos.com/v1/ServiceMonitor) or the group/version (monitoring.coreos.com/v1),
+as most charts check and as `helm template --api-versions` is often given. Call with (dict "ctx" $ "kind" "ServiceMonitor" "value" "metrics.serviceMonitor.enabled").
 */}}
 {{- define "ray-operator.requireMonitoringApi" -}}
-{{- if and .ctx.Values.monitoringApiCheck (not (.ctx.Capabilities.APIVersions.Has (printf "monitoring.coreos.com/v1/%s" .kind))) }}
-{{- fail (printf "%s=true, but this cluster does not serve monitoring.coreos.com/v1 %s (the Prometheus Operator CRDs are not installed). Install them first (for example with kube-prometheus-stack or prometheus-operator-crds), or set %s=false. When rendering offline, pass --api-versions monitoring.coreos.com/v1/%s, or set monitoringApiCheck=false." .value .kind .value .kind) }}
+{{- $apis := .ctx.Capabilities.APIVersions }}
+{{- $served := or ($apis.Has (printf "monitoring.coreos.com/v1/%s" .kind)) ($apis.Has "monitoring.coreos.com/v1") }}
+{{- if and .ctx.Values.monitoringApiCheck (not $served) }}
+{{- fail (printf "%s=true, but this cluster does not serve monitoring.coreos.com/v1 %s (the Prometheus Operator CRDs are not installed). Install them first (for example with kube-prometheus-stack or prometheus-operator-crds), or set %s=false. When rendering offline, pass --api-versions monitoring.coreos.com/v1/%s (or the group/version monitoring.coreos.com/v1), or set monitoringApiCheck=false." .value .kind .value .kind) }}
 {{- end }}
 {{- end }}
 
