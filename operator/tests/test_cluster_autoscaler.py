@@ -173,10 +173,29 @@ def test_rbac_objects_are_kuberays() -> None:
     }
 
 
+def test_the_names_observed_are_the_names_built() -> None:
+    cluster = scaled()
+    built = {
+        m["kind"]: m["metadata"]["name"]
+        for m in (
+            autoscaler.service_account(cluster),
+            autoscaler.role(cluster),
+            autoscaler.role_binding(cluster),
+        )
+        if m
+    }
+    assert (
+        autoscaler.rbac_names(cluster)
+        == built
+        == {"ServiceAccount": "demo", "Role": "demo", "RoleBinding": "demo"}
+    )
+
+
 def test_a_service_account_the_head_names_is_the_users() -> None:
     cluster = scaled()
     cluster["spec"]["headGroupSpec"]["template"]["spec"]["serviceAccountName"] = "mine"
     assert autoscaler.service_account(cluster) is None
+    assert "ServiceAccount" not in autoscaler.rbac_names(cluster)
     assert autoscaler.role_binding(cluster)["subjects"][0]["name"] == "mine"
     assert desired_head_pod(cluster)["spec"]["serviceAccountName"] == "mine"
 
@@ -319,6 +338,10 @@ async def test_the_pass_creates_the_rbac_once(rig: Rig) -> None:
         assert stored["metadata"]["ownerReferences"][0]["kind"] == "RayCluster"
     head = next(p for p in rig.pods() if p["metadata"]["labels"]["ray.io/node-type"] == "head")
     assert head["spec"]["serviceAccountName"] == "demo"
+    # One after the other, and before any pod: a RoleBinding is refused before its Role.
+    posts = [path.rsplit("/", 1)[-1] for verb, path in rig.api.log if verb == "POST"]
+    posts = [p for p in posts if p not in ("rayclusters", "events")]
+    assert posts[:3] == ["serviceaccounts", "roles", "rolebindings"], posts
     assert [e["type"] for e in rig.events("CreatedRole")] == ["Normal"]
     rig.ready_pods()
     await rig.reconcile("demo")

@@ -339,8 +339,15 @@ def test_operator_creates_the_autoscalers_rbac_as_its_service_account(
 
             wait_for("the head pod", lambda: head_account() == "raycluster-autoscaler")
             for kind in ("serviceaccount", "role", "rolebinding"):
-                got = rel.kubectl("get", kind, "raycluster-autoscaler", "-n", rel.namespace)
-                assert got.returncode == 0, got.stderr
+                wait_for(
+                    f"the autoscaler's {kind}",
+                    lambda kind=kind: (
+                        rel.kubectl(
+                            "get", kind, "raycluster-autoscaler", "-n", rel.namespace
+                        ).returncode
+                        == 0
+                    ),
+                )
         assert process.forbidden(tolerated=KOPF_OBSERVATION) == []
         rel.kubectl("delete", "-n", rel.namespace, "-f", str(sample), "--wait=false")
 

@@ -202,6 +202,16 @@ def _owned_metadata(cluster: Body, name: str) -> Manifest:
     }
 
 
+def rbac_names(cluster: Body) -> dict[str, str]:
+    """Kind -> name of the autoscaler's objects the operator owns (no ServiceAccount when the
+    head template names one)."""
+    name = check_name(_cluster_name(cluster))
+    names = {"Role": name, "RoleBinding": name}
+    if not user_service_account(cluster):
+        names["ServiceAccount"] = service_account_name(cluster)
+    return names
+
+
 def service_account(cluster: Body) -> Manifest | None:
     """The head's ServiceAccount, or None when the head template names one of the user's."""
     if user_service_account(cluster):

@@ -82,10 +82,9 @@ class ClusterKind:
         namespace = str(meta(ctx.body).get("namespace"))
         rbac: dict[str, Json | None] = {}
         if autoscaler.enabled(ctx.body):
-            for manifest in _autoscaler_rbac(ctx.body):
-                store = self.rbac.get(manifest["kind"])
-                name = manifest["metadata"]["name"]
-                rbac[manifest["kind"]] = store.get(namespace, name) if store else None
+            for kind, name in autoscaler.rbac_names(ctx.body).items():
+                store = self.rbac.get(kind)
+                rbac[kind] = store.get(namespace, name) if store else None
         return ClusterView(
             pods=self.pods.owned_by(uid_of(ctx.body)),
             service=self.services.get(namespace, head_service_name(ctx.body)),
@@ -144,9 +143,12 @@ class ClusterKind:
             )
         actions: list[Any] = []
         if autoscaler.enabled(cluster) and not held:
-            # Before the pods: the head pod runs as this ServiceAccount.
-            rbac = [_correct_rbac(namespace, m, observed.rbac) for m in _autoscaler_rbac(cluster)]
-            actions.append(Parallel(tuple(rbac)))
+            # Before the pods (the head pod runs as this ServiceAccount), and one after the
+            # other: the apiserver lets a RoleBinding be created only once its Role exists
+            # (the creator must hold the Role's rules, which it cannot check before).
+            actions += [
+                _correct_rbac(namespace, m, observed.rbac) for m in _autoscaler_rbac(cluster)
+            ]
         actions += [
             Parallel(tuple(_delete(namespace, d) for d in plan.deletes)),
             Parallel((*(SlowStart(tuple(g)) for g in groups.values()), service)),
