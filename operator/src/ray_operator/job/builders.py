@@ -87,8 +87,11 @@ def entrypoint_words(entrypoint: str) -> list[str]:
     The CLI joins them with `shlex.join` and Ray runs the result with a shell. When that
     join gives the entrypoint back, its words are passed; otherwise (shell syntax such as
     `&&`, `$VAR` or globs, or quoting in another style) it is passed whole to `sh -c`, so
-    the shell sees exactly what the user wrote.
+    the shell sees exactly what the user wrote. No entrypoint passes nothing, as KubeRay's
+    `-- ;` does, so Ray's CLI refuses the submission rather than running an empty command.
     """
+    if not entrypoint:
+        return []
     try:
         words = shlex.split(entrypoint)
     except ValueError:
