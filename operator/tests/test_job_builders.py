@@ -378,3 +378,20 @@ def test_without_entrypoint_the_default_submitter_passes_nothing_after_the_separ
     script = submit_script(spec_of(entrypoint=None))
     calls = run_script(script, tmp_path, fake_ray(tmp_path, known=False))
     assert calls["submit"][-1] == "--"
+
+
+def test_the_submitter_view_knows_when_the_job_finished() -> None:
+    def job(*conditions: dict[str, str]) -> dict[str, Any]:
+        return {"metadata": {"name": "j"}, "status": {"conditions": list(conditions)}}
+
+    running = submitter_view(job({"type": "SuccessCriteriaMet", "status": "True"}))
+    assert running.finished_at is None
+    done = submitter_view(
+        job(
+            {"type": "Complete", "status": "False", "lastTransitionTime": "2025-01-01T00:00:01Z"},
+            {"type": "Failed", "status": "True", "lastTransitionTime": "2025-01-01T00:00:09Z"},
+        )
+    )
+    assert done.failed
+    assert done.finished_at is not None
+    assert done.finished_at.isoformat() == ("2025-01-01T00:00:09+00:00")
