@@ -6,7 +6,7 @@ unreachable, or still reports a job that is not terminal, KubeRay waits a bounde
 (`SUBMITTER_FINISHED_TIMEOUT_SECONDS` after the submitter's Complete or Failed condition)
 and then fails the attempt with `JobDeploymentStatusTransitionGracePeriodExceeded` (retried
 per `backoffLimit`). Meanwhile the status message says what is awaited, and one Warning
-Event says the wait started. Pure: the state machine applies the verdict.
+Event says the wait started. Pure: the state machine fails the attempt when told to.
 """
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ from datetime import datetime, timedelta
 
 from ray_operator.clock import rfc3339
 from ray_operator.job import constants as c
+from ray_operator.job.draft import Draft
 from ray_operator.job.observations import SubmitterView
+from ray_operator.reasons import Reason
 
 WAIT_PREFIX = "The submitter Job finished at"
 
@@ -60,3 +62,20 @@ def after_submitter(
         remaining=(due - now).total_seconds(),
         started=not old_message.startswith(head),
     )
+
+
+def await_terminal(d: Draft, why: str) -> str | None:
+    """Apply the wait to the draft (K8sJobMode only): its message, the Event that starts it,
+    the requeue at its end. Returns the failure message once the wait is over."""
+    if d.spec.mode != c.SubmissionMode.K8S_JOB:
+        return None
+    verdict = after_submitter(d.obs.submitter, d.obs.now, why, str(d.old.get("message") or ""))
+    if verdict is None:
+        return None
+    if verdict.failed:
+        return verdict.message
+    d.message(verdict.message)
+    if verdict.started:
+        d.warn(Reason.SUBMITTER_FINISHED, verdict.message)
+    d.again(verdict.remaining)
+    return None

@@ -41,7 +41,7 @@ from ray_operator.job.actions import (
     StopJob,
     SubmitJob,
 )
-from ray_operator.job.aftermath import after_submitter
+from ray_operator.job.aftermath import await_terminal
 from ray_operator.job.draft import Draft
 from ray_operator.job.observations import ClusterView, Observed, Timing
 from ray_operator.job.spec import JobSpec
@@ -246,18 +246,9 @@ def _running(d: Draft) -> None:
 
 def _await_terminal(d: Draft, why: str) -> None:
     """KubeRay's bounded wait for a terminal Ray job status once the submitter finished."""
-    if d.spec.mode != c.SubmissionMode.K8S_JOB:
-        return
-    verdict = after_submitter(d.obs.submitter, d.obs.now, why, str(d.old.get("message") or ""))
-    if verdict is None:
-        return
-    if verdict.failed:
-        _fail(d, c.FailureReason.GRACE_PERIOD_EXCEEDED, verdict.message, job_status=J.FAILED)
-        return
-    d.message(verdict.message)
-    if verdict.started:
-        d.warn(Reason.SUBMITTER_FINISHED, verdict.message)
-    d.again(verdict.remaining)
+    failure = await_terminal(d, why)
+    if failure is not None:
+        _fail(d, c.FailureReason.GRACE_PERIOD_EXCEEDED, failure, job_status=J.FAILED)
 
 
 def _submission_failed(d: Draft, failure: str) -> None:
