@@ -58,14 +58,25 @@ class Rig:
     def other_loop(self, plural: str) -> Loop:
         """The RayJob or RayService pass over the same stores (dashboards unreachable)."""
         caches = self.caches
-        for store in (caches.children, caches.submitters, caches.serve_services):
+        for store in (
+            caches.children,
+            caches.submitters,
+            caches.serve_services,
+            caches.job_services,
+        ):
             store.listen(self.memories.observe)
         dashboards, resolver = DashboardHttp(), DashboardResolver("")
         if plural == "rayjobs":
             kind: Any = JobKind(
-                caches.children, caches.clusters, caches.submitters, dashboards, resolver
+                caches.children,
+                caches.clusters,
+                caches.submitters,
+                dashboards,
+                resolver,
+                services=caches.job_services,
             )
-            primary, owned = caches.jobs, [caches.children, caches.submitters]
+            primary = caches.jobs
+            owned = [caches.children, caches.submitters, caches.job_services]
         else:
             kind = ServiceKind(
                 caches.children,
@@ -98,6 +109,9 @@ class Rig:
             ),
             self.caches.serve_services: await self.api.list(
                 "/api/v1/services", label_selector=f"{origin}=RayService"
+            ),
+            self.caches.job_services: await self.api.list(
+                "/api/v1/services", label_selector=f"{origin}=RayJob"
             ),
             self.caches.pods: await self.api.list("/api/v1/pods", label_selector="ray.io/cluster"),
             self.caches.head_services: await self.api.list(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import ray_cluster_factory as f
 
 from ray_operator.cluster.pods import desired_head_pod, desired_worker_pod, spec_hash
@@ -169,3 +170,105 @@ def test_custom_head_service_name_is_used_in_worker_addresses() -> None:
     cluster["spec"]["headGroupSpec"]["headService"] = {"metadata": {"name": "my-head"}}
     pod = desired_worker_pod(cluster, worker_groups(cluster)[0])
     assert env(pod["spec"]["containers"][0])["FQ_RAY_IP"] == "my-head.ns.svc.cluster.local"
+
+
+SERVE_ENV = {
+    "RAY_timeout_ms_task_wait_for_death_info": "0",
+    "RAY_gcs_server_request_timeout_seconds": "5",
+    "RAY_SERVE_KV_TIMEOUT_S": "5",
+}
+RAYLET = "wget --tries 1 -T 2 -q -O- http://localhost:52365/api/local_raylet_healthz | grep success"
+GCS = "wget --tries 1 -T 10 -q -O- http://localhost:8265/api/gcs_healthz | grep success"
+
+
+def originated(crd: str | None, **spec: Any) -> dict[str, Any]:
+    cluster = f.cluster(**spec)
+    if crd:
+        cluster["metadata"].setdefault("labels", {})["ray.io/originated-from-crd"] = crd
+    return cluster
+
+
+def pods_of(cluster: dict[str, Any]) -> list[dict[str, Any]]:
+    (group,) = worker_groups(cluster)
+    return [desired_head_pod(cluster), desired_worker_pod(cluster, group)]
+
+
+def probe_of(pod: dict[str, Any], kind: str) -> dict[str, Any]:
+    probe: dict[str, Any] = pod["spec"]["containers"][0][kind]
+    return probe
+
+
+@pytest.mark.parametrize("crd", ["RayService", "RayJob", None])
+def test_a_rayservice_cluster_gets_kuberays_serve_env_on_every_ray_container(
+    crd: str | None,
+) -> None:
+    for pod in pods_of(originated(crd)):
+        values = env(pod["spec"]["containers"][0])
+        present = {name: values.get(name) for name in SERVE_ENV if name in values}
+        assert present == (SERVE_ENV if crd == "RayService" else {})
+
+
+def test_the_serve_env_a_template_sets_is_kept() -> None:
+    cluster = originated("RayService")
+    worker = cluster["spec"]["workerGroupSpecs"][0]["template"]["spec"]["containers"][0]
+    worker["env"] = [{"name": "RAY_SERVE_KV_TIMEOUT_S", "value": "30"}]
+    (group,) = worker_groups(cluster)
+    container = desired_worker_pod(cluster, group)["spec"]["containers"][0]
+    names = [e["name"] for e in container["env"]]
+    assert names.count("RAY_SERVE_KV_TIMEOUT_S") == 1
+    assert env(container)["RAY_SERVE_KV_TIMEOUT_S"] == "30"
+    assert env(container)["RAY_gcs_server_request_timeout_seconds"] == "5"
+
+
+def test_probes_are_kuberays_on_head_and_worker() -> None:
+    head, worker = pods_of(originated(None))
+    assert probe_of(head, "readinessProbe") == {
+        "exec": {"command": ["bash", "-c", f"{RAYLET} && {GCS}"]},
+        "initialDelaySeconds": 10,
+        "periodSeconds": 5,
+        "successThreshold": 1,
+        "timeoutSeconds": 5,
+        "failureThreshold": 10,
+    }
+    assert probe_of(head, "livenessProbe") == {
+        "exec": {"command": ["bash", "-c", f"{RAYLET} && {GCS}"]},
+        "initialDelaySeconds": 30,
+        "periodSeconds": 5,
+        "successThreshold": 1,
+        "timeoutSeconds": 5,
+        "failureThreshold": 120,
+    }
+    assert probe_of(worker, "readinessProbe")["exec"]["command"] == ["bash", "-c", RAYLET]
+    assert probe_of(worker, "readinessProbe")["failureThreshold"] == 10
+    assert probe_of(worker, "livenessProbe")["timeoutSeconds"] == 2
+
+
+@pytest.mark.parametrize(
+    ("ports", "port"), [(None, 8000), ([{"name": "serve", "containerPort": 9000}], 9000)]
+)
+def test_rayservice_workers_are_ready_only_while_serve_answers(
+    ports: list[dict[str, Any]] | None, port: int
+) -> None:
+    cluster = originated("RayService")
+    if ports:
+        worker = cluster["spec"]["workerGroupSpecs"][0]["template"]["spec"]["containers"][0]
+        worker["ports"] = ports
+    head, worker_pod = pods_of(cluster)
+    serve = f"wget --tries 1 -T 10 -q -O- http://localhost:{port}/-/healthz | grep success"
+    readiness = probe_of(worker_pod, "readinessProbe")
+    assert readiness["exec"]["command"] == ["bash", "-c", f"{RAYLET} && {serve}"]
+    assert readiness["failureThreshold"] == 1
+    # Liveness and the head's readiness do not depend on Serve (as in KubeRay).
+    assert probe_of(worker_pod, "livenessProbe")["exec"]["command"] == ["bash", "-c", RAYLET]
+    assert probe_of(head, "readinessProbe")["failureThreshold"] == 10
+    assert "healthz | grep" in probe_of(head, "readinessProbe")["exec"]["command"][2]
+    assert "-/healthz" not in probe_of(head, "readinessProbe")["exec"]["command"][2]
+
+
+def test_a_probe_the_template_sets_is_kept() -> None:
+    cluster = originated("RayService")
+    worker = cluster["spec"]["workerGroupSpecs"][0]["template"]["spec"]["containers"][0]
+    worker["readinessProbe"] = {"httpGet": {"path": "/", "port": 1}}
+    (group,) = worker_groups(cluster)
+    pod = desired_worker_pod(cluster, group)
+    assert probe_of(pod, "readinessProbe") == {"httpGet": {"path": "/", "port": 1}}

@@ -106,3 +106,27 @@ def test_a_foreign_selector_key_is_removed_and_foreign_labels_are_kept() -> None
         {"op": "add", "path": "/spec/selector", "value": desired["spec"]["selector"]},
         {"op": "add", "path": "/metadata/labels/ray.io~1node-type", "value": "head"},
     ]
+
+
+def test_a_clusterip_head_service_is_headless_as_kuberays() -> None:
+    spec = desired_head_service(f.cluster())["spec"]
+    assert (spec["clusterIP"], spec["publishNotReadyAddresses"]) == ("None", True)
+
+
+def test_nodeport_and_custom_head_services_get_an_address_as_in_kuberay() -> None:
+    node_port = f.cluster()
+    node_port["spec"]["headGroupSpec"]["serviceType"] = "NodePort"
+    custom = f.cluster()
+    custom["spec"]["headGroupSpec"]["headService"] = {"metadata": {"name": "mine"}}
+    for cluster in (node_port, custom):
+        spec = desired_head_service(cluster)["spec"]
+        assert "clusterIP" not in spec
+        assert "publishNotReadyAddresses" not in spec
+
+
+def test_an_existing_head_service_with_an_address_is_kept() -> None:
+    # clusterIP is immutable: a head Service an older version created stays as it is.
+    desired = desired_head_service(f.cluster())
+    live = {**desired, "spec": {**desired["spec"], "clusterIP": "10.0.0.7"}}
+    del live["spec"]["publishNotReadyAddresses"]
+    assert service_corrections(desired, live) == []

@@ -95,3 +95,16 @@ def test_security_features_are_refused_and_autoscaling_is_supported() -> None:
     )
     scaled["spec"]["workerGroupSpecs"][0]["idleTimeoutSeconds"] = 30
     assert validate_cluster(scaled) == []
+
+
+def test_priority_zero_as_kuberay_crds_default_it_is_not_reported() -> None:
+    groups = [f.worker_group("a", priority=0), f.worker_group("b", priority=0)]
+    assert validate_cluster(f.cluster(groups=groups)) == []
+
+
+def test_a_nonzero_priority_is_reported_as_ignored_without_blocking() -> None:
+    groups = [f.worker_group("a", priority=0), f.worker_group("b", priority=3)]
+    problems = validate_cluster(f.cluster(groups=groups))
+    assert [p.blocking for p in problems] == [False]
+    assert "spec.workerGroupSpecs[1].priority" in problems[0].message
+    assert "workerGroupSpecs[0]" not in problems[0].message

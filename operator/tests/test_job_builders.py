@@ -251,7 +251,6 @@ def test_http_submission() -> None:
             },
             "suspend operation",
         ),
-        ({"entrypoint": None}, "entrypoint must be set"),
         ({"submissionMode": "SidecarMode"}, "SidecarMode is not supported"),
         ({"submissionMode": "InteractiveMode", "backoffLimit": 1}, "InteractiveMode"),
         ({"activeDeadlineSeconds": 0}, "activeDeadlineSeconds"),
@@ -330,3 +329,69 @@ def test_cluster_and_submitter_views() -> None:
     assert submitter.submission_id == "s"
     assert submitter.failure == "Reason: BackoffLimitExceeded. Message: m"
     assert submitter_view(None).exists is False
+
+
+LIGHT_WEIGHT_SUBMITTER = {
+    "spec": {
+        "restartPolicy": "Never",
+        "containers": [
+            {
+                "name": "my-custom-rayjob-submitter",
+                "image": "kuberay/submitter:nightly",
+                "command": ["/submitter"],
+                "args": ["--", "python", "/home/ray/samples/sample_code.py"],
+            }
+        ],
+    }
+}
+
+
+@pytest.mark.parametrize("template", [LIGHT_WEIGHT_SUBMITTER, None])
+@pytest.mark.parametrize("mode", ["K8sJobMode", "HTTPMode"])
+def test_no_entrypoint_is_accepted_as_kuberay_accepts_it(
+    template: dict[str, Any] | None, mode: str
+) -> None:
+    fields: dict[str, Any] = {"entrypoint": None, "submissionMode": mode}
+    if template is not None:
+        fields["submitterPodTemplate"] = template
+    assert validate_job(spec_of(**fields)) == []
+
+
+def test_the_light_weight_submitter_runs_its_own_command_with_the_job_env() -> None:
+    spec = spec_of(entrypoint=None, submitterPodTemplate=LIGHT_WEIGHT_SUBMITTER)
+    job = submitter_job(spec, "job-1", ADDRESS, cluster_spec())
+    container = job["spec"]["template"]["spec"]["containers"][0]
+    wanted = LIGHT_WEIGHT_SUBMITTER["spec"]["containers"][0]
+    assert (container["command"], container["args"]) == (wanted["command"], wanted["args"])
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert env == {
+        "PYTHONUNBUFFERED": "1",
+        "RAY_DASHBOARD_ADDRESS": ADDRESS,
+        "RAY_JOB_SUBMISSION_ID": "job-1",
+    }
+
+
+def test_without_entrypoint_the_default_submitter_passes_nothing_after_the_separator(
+    tmp_path: Path,
+) -> None:
+    # KubeRay's command ends in `-- ;` then: Ray's CLI is left to refuse the empty entrypoint.
+    script = submit_script(spec_of(entrypoint=None))
+    calls = run_script(script, tmp_path, fake_ray(tmp_path, known=False))
+    assert calls["submit"][-1] == "--"
+
+
+def test_the_submitter_view_knows_when_the_job_finished() -> None:
+    def job(*conditions: dict[str, str]) -> dict[str, Any]:
+        return {"metadata": {"name": "j"}, "status": {"conditions": list(conditions)}}
+
+    running = submitter_view(job({"type": "SuccessCriteriaMet", "status": "True"}))
+    assert running.finished_at is None
+    done = submitter_view(
+        job(
+            {"type": "Complete", "status": "False", "lastTransitionTime": "2025-01-01T00:00:01Z"},
+            {"type": "Failed", "status": "True", "lastTransitionTime": "2025-01-01T00:00:09Z"},
+        )
+    )
+    assert done.failed
+    assert done.finished_at is not None
+    assert done.finished_at.isoformat() == ("2025-01-01T00:00:09+00:00")

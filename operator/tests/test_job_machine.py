@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -479,3 +480,103 @@ def test_every_decision_time_is_the_observation_time() -> None:
     status = run.later(7).step(submitter=SUBMITTER, dashboard=answer("SUCCEEDED")).status
     assert status["endTime"] == "2025-01-01T12:00:07Z"
     assert ready_cluster("x").ready
+
+
+def finished_submitter(
+    seconds_after_t0: float = 0, *, failed: bool = False, exists: bool = True
+) -> SubmitterView:
+    return SubmitterView(
+        exists=exists,
+        failed=failed,
+        failure="Reason: BackoffLimitExceeded." if failed else "",
+        finished_at=T0 + timedelta(seconds=seconds_after_t0),
+    )
+
+
+UNREACHABLE = DashboardView(asked=True, error="connection refused")
+GRACE = "JobDeploymentStatusTransitionGracePeriodExceeded"
+
+
+@pytest.mark.parametrize("dashboard", [UNREACHABLE, answer("RUNNING")])
+def test_a_finished_submitter_bounds_the_wait_for_the_job_status(
+    dashboard: DashboardView,
+) -> None:
+    run = Run(rayjob())
+    to_running(run)
+    submitter = finished_submitter(10)
+    run.later(15)
+    decision = run.step(submitter=submitter, dashboard=dashboard)
+    assert decision.status["jobDeploymentStatus"] == "Running"
+    assert decision.status["message"].startswith(
+        "The submitter Job finished at 2025-01-01T12:00:10Z; waiting until 2025-01-01T12:00:40Z"
+    )
+    assert [(e.type, e.reason) for e in decision.events] == [("Warning", "RayJobSubmitterFinished")]
+    assert decision.requeue == 3.0  # the status is still polled
+    # The Event is emitted once per wait, not on every pass; the end of the wait is a requeue.
+    decision = run.later(23).step(submitter=submitter, dashboard=dashboard)
+    assert decision.status["jobDeploymentStatus"] == "Running"
+    assert decision.events == []
+    assert decision.requeue == 2.0
+    decision = run.later(2).step(submitter=submitter, dashboard=dashboard)
+    status = decision.status
+    assert (status["jobDeploymentStatus"], status["reason"], status["jobStatus"]) == (
+        "Failed",
+        GRACE,
+        "FAILED",
+    )
+    assert status["message"] == (
+        "The RayJob submitter finished at 2025-01-01 12:00:10 but the ray job did not reach "
+        "terminal state within 30s"
+    )
+    assert status["failed"] == 1
+    assert contradictions(status) == []
+
+
+def test_the_grace_period_failure_is_retried_per_backoff_limit() -> None:
+    run = Run(rayjob(backoffLimit=1))
+    to_running(run)
+    status = run.later(31).step(submitter=finished_submitter(0), dashboard=UNREACHABLE).status
+    assert status["jobDeploymentStatus"] == "Retrying"
+    assert status["attemptHistory"][-1]["reason"] == GRACE
+
+
+def test_a_terminal_status_within_the_grace_period_ends_the_attempt_normally() -> None:
+    run = Run(rayjob())
+    to_running(run)
+    submitter = finished_submitter(0)
+    run.later(5).step(submitter=submitter, dashboard=UNREACHABLE)
+    status = run.later(5).step(submitter=submitter, dashboard=answer("SUCCEEDED")).status
+    assert (status["jobDeploymentStatus"], status.get("reason")) == ("Complete", None)
+
+
+def test_a_running_submitter_never_times_out() -> None:
+    run = Run(rayjob())
+    to_running(run)
+    decision = run.later(3600).step(submitter=SUBMITTER, dashboard=UNREACHABLE)
+    assert decision.status["jobDeploymentStatus"] == "Running"
+    assert decision.events == []
+
+
+def test_a_failed_submitter_with_the_dashboard_unreachable_is_a_submission_failure() -> None:
+    run = Run(rayjob())
+    to_running(run)
+    status = run.step(submitter=finished_submitter(0, failed=True), dashboard=UNREACHABLE).status
+    assert (status["jobDeploymentStatus"], status["reason"]) == ("Failed", "SubmissionFailed")
+    assert "BackoffLimitExceeded" in status["message"]
+
+
+def test_a_completed_submitter_whose_job_ray_does_not_know_fails_the_attempt() -> None:
+    run = Run(rayjob())
+    to_running(run)
+    status = run.step(submitter=finished_submitter(0), dashboard=NOT_FOUND).status
+    assert (status["jobDeploymentStatus"], status["reason"]) == ("Failed", "AppFailed")
+    assert status["message"] == "Submitter completed but Ray job not found in RayCluster."
+
+
+def test_http_mode_has_no_submitter_to_wait_for() -> None:
+    run = Run(rayjob(submissionMode="HTTPMode"))
+    run.step()
+    run.step()
+    assert run.status["jobDeploymentStatus"] == "Running"
+    decision = run.later(3600).step(submitter=finished_submitter(0), dashboard=UNREACHABLE)
+    assert decision.status["jobDeploymentStatus"] == "Running"

@@ -3,6 +3,9 @@ apiserver: the state machine's and the upgrade step's writes, and what a failure
 
 from __future__ import annotations
 
+from typing import Any
+
+import ray_cluster_factory as f
 from core_rig import Rig
 from fakeapi import FakeKubeApi
 from job_factory import rayjob
@@ -52,3 +55,57 @@ async def test_a_rayservice_prepares_one_pending_cluster(fake_api: FakeKubeApi) 
     ready = next(c for c in status["conditions"] if c["type"] == "Ready")
     assert ready["status"] == "False"
     assert [e["reason"] for e in fake_api.objects("events", "ns")] == ["CreatedRayCluster"]
+
+
+async def _running(rig: Rig, fake_api: FakeKubeApi, loop: Any, spec: dict[str, Any]) -> str:
+    """Drive the RayJob to Running on a ready cluster; the cluster's name."""
+    await rig.create(rayjob(**spec))
+    for _ in range(4):
+        await rig.sync()
+        await loop.reconcile(("ns", "job"))
+        name = rig.status("job", "rayjobs").get("rayClusterName")
+        if name and fake_api.stored(f"{CLUSTERS}/{name}") is not None:
+            fake_api.update_status(f"{CLUSTERS}/{name}", {"state": "ready"})
+    assert rig.status("job", "rayjobs")["jobDeploymentStatus"] == "Running"
+    return str(name)
+
+
+async def test_a_running_rayjob_gets_its_head_service_selecting_its_clusters_head(
+    fake_api: FakeKubeApi,
+) -> None:
+    rig = Rig(fake_api)
+    loop = rig.other_loop("rayjobs")
+    cluster = await _running(rig, fake_api, loop, {})
+    await rig.sync()
+    await loop.reconcile(("ns", "job"))
+    services = {s["metadata"]["name"]: s for s in fake_api.objects("services", "ns")}
+    service = services["job-head-svc"]
+    assert service["spec"]["selector"] == {"ray.io/cluster": cluster, "ray.io/node-type": "head"}
+    assert service["metadata"]["labels"] == {
+        "ray.io/originated-from-crd": "RayJob",
+        "ray.io/originated-from-cr-name": "job",
+        "ray.io/node-type": "head",
+        "ray.io/identifier": "job-head",
+    }
+    [owner] = service["metadata"]["ownerReferences"]
+    assert (owner["kind"], owner["name"], owner["controller"]) == ("RayJob", "job", True)
+    assert "dashboard" in {p["name"] for p in service["spec"]["ports"]}
+    assert rig.events("CreatedService")
+    # Once there, it is not written again.
+    before = len(fake_api.log)
+    await rig.sync()
+    await loop.reconcile(("ns", "job"))
+    writes = [(m, p) for m, p in fake_api.log[before:] if m != "GET" and "/services" in p]
+    assert writes == []
+
+
+async def test_a_rayjob_on_a_selected_cluster_gets_no_head_service(fake_api: FakeKubeApi) -> None:
+    rig = Rig(fake_api)
+    loop = rig.other_loop("rayjobs")
+    fake_api.put(f.cluster("shared"))
+    fake_api.update_status(f"{CLUSTERS}/shared", {"state": "ready"})
+    spec = {"clusterSelector": {"ray.io/cluster": "shared"}, "rayClusterSpec": None}
+    await _running(rig, fake_api, loop, spec)
+    await rig.sync()
+    await loop.reconcile(("ns", "job"))
+    assert [s["metadata"]["name"] for s in fake_api.objects("services", "ns")] == []

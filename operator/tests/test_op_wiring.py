@@ -37,6 +37,7 @@ def test_owned_objects_are_filtered_server_side() -> None:
         ("roles", "ray.io/cluster"),
         ("serviceaccounts", "ray.io/cluster"),
         ("services", "ray.io/cluster"),
+        ("services", "ray.io/originated-from-crd=RayJob"),  # <rayjob>-head-svc
         ("services", "ray.io/originated-from-crd=RayService"),
     ]
     assert informers[0].resource.path("a") == "/api/v1/namespaces/a/pods"

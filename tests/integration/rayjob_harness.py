@@ -16,7 +16,7 @@ import os
 import subprocess
 import urllib.error
 import urllib.request
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
@@ -178,6 +178,49 @@ class RayJobs:
     def submitter(self, name: str) -> Json | None:
         try:
             return self._plain(self.batch.read_namespaced_job(name, self.namespace))
+        except ApiException as error:
+            if error.status == 404:
+                return None
+            raise
+
+    def finish_submitter_pod(self, name: str) -> None:
+        """Mark the running pod of RayJob `name`'s submitter Job Succeeded, as the kubelet does
+        when its command exits 0 (kwok leaves submitter pods running: kwok-pod-complete.yaml)."""
+        pods = self.core.list_namespaced_pod(
+            self.namespace, label_selector=f"batch.kubernetes.io/job-name={name}"
+        ).items
+        running = [p for p in pods if p.status.phase == "Running"]
+        assert running, f"no running submitter pod of {name}"
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        for pod in running:
+            statuses = [
+                {
+                    "name": c.name,
+                    "image": c.image,
+                    "imageID": "",
+                    "ready": False,
+                    "restartCount": 0,
+                    "started": False,
+                    "state": {
+                        "terminated": {
+                            "exitCode": 0,
+                            "reason": "Completed",
+                            "startedAt": now,
+                            "finishedAt": now,
+                        }
+                    },
+                }
+                for c in pod.spec.containers
+            ]
+            self.core.patch_namespaced_pod_status(
+                pod.metadata.name,
+                self.namespace,
+                {"status": {"phase": "Succeeded", "containerStatuses": statuses}},
+            )
+
+    def service(self, name: str) -> Json | None:
+        try:
+            return self._plain(self.core.read_namespaced_service(name, self.namespace))
         except ApiException as error:
             if error.status == 404:
                 return None

@@ -21,7 +21,10 @@ def check_common_status(status: dict[str, Any], cluster: str, service: dict[str,
     assert condition(status, "HeadPodReady")["status"] == "True"
     assert condition(status, "RayClusterSuspended")["status"] == "False"
     assert status["head"]["serviceName"] == f"{cluster}-head-svc"
-    assert status["head"]["serviceIP"] == service["spec"]["clusterIP"]
+    if service["spec"]["clusterIP"] == "None":  # headless: the head pod's address (KubeRay's)
+        assert status["head"]["serviceIP"] == status["head"]["podIP"]
+    else:
+        assert status["head"]["serviceIP"] == service["spec"]["clusterIP"]
     assert status["head"]["podIP"]
     assert status["lastUpdateTime"]
     assert "reason" not in status
@@ -37,6 +40,8 @@ def test_minimal_sample(operator: OperatorProcess, rays: Rays) -> None:
     service = rays.service("raycluster-minimal-head-svc")
     assert service is not None
     assert service["spec"]["type"] == "ClusterIP"
+    assert service["spec"]["clusterIP"] == "None", "headless, as KubeRay builds it"
+    assert service["spec"]["publishNotReadyAddresses"] is True
     assert service["spec"]["selector"] == {
         "ray.io/cluster": "raycluster-minimal",
         "ray.io/node-type": "head",

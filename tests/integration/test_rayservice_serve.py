@@ -78,6 +78,13 @@ def gauge(exporter: ExporterProcess, family: str, name: str, condition_value: st
     )
 
 
+SERVE_ENV = {
+    "RAY_timeout_ms_task_wait_for_death_info": "0",
+    "RAY_gcs_server_request_timeout_seconds": "5",
+    "RAY_SERVE_KV_TIMEOUT_S": "5",
+}
+
+
 def test_rayservice_becomes_ready_and_serves_http(
     operator: OperatorProcess, services: Services, head: ServeHead, exporter: ExporterProcess
 ) -> None:
@@ -119,6 +126,18 @@ def test_rayservice_becomes_ready_and_serves_http(
     }
     # Serve's proxy runs on the (real) head node only; the kwok worker has none.
     assert labels == {"head": "true", "worker": "false"}
+    # KubeRay's settings for a RayService's pods, as the apiserver stored them.
+    for pod in services.pods(active):
+        ray = pod["spec"]["containers"][0]
+        env = {e["name"]: e.get("value") for e in ray["env"]}
+        assert {k: env.get(k) for k in SERVE_ENV} == SERVE_ENV
+        readiness = ray["readinessProbe"]
+        serve_check = "http://localhost:8000/-/healthz | grep success"
+        if pod["metadata"]["labels"]["ray.io/node-type"] == "worker":
+            assert serve_check in readiness["exec"]["command"][2]
+            assert readiness["failureThreshold"] == 1
+        else:
+            assert serve_check not in readiness["exec"]["command"][2]
 
     reasons = {e["reason"] for e in services.events("greeter")}
     assert {

@@ -293,7 +293,7 @@ class Cluster:
                 KWOK_STAGES / "node" / "fast" / "node-initialize.yaml",
                 KWOK_STAGES / "node" / "heartbeat-with-lease" / "node-heartbeat-with-lease.yaml",
                 KWOK_STAGES / "pod" / "fast" / "pod-ready.yaml",
-                KWOK_STAGES / "pod" / "fast" / "pod-complete.yaml",
+                Path(__file__).with_name("kwok-pod-complete.yaml"),
                 KWOK_STAGES / "pod" / "fast" / "pod-delete.yaml",
             ]
             return [

@@ -69,6 +69,7 @@ class Reason(StrEnum):
     FAILED_TO_CREATE_RAY_JOB_SUBMITTER = "FailedToCreateRayJobSubmitter"
     FAILED_TO_DELETE_RAY_JOB_SUBMITTER = "FailedToDeleteRayJobSubmitter"
     RAY_CLUSTER_NOT_FOUND = "RayClusterNotFound"
+    SUBMITTER_FINISHED = "RayJobSubmitterFinished"
     # rayservice-controller
     INVALID_RAY_SERVICE_SPEC = "InvalidRayServiceSpec"
     INVALID_RAY_SERVICE_METADATA = "InvalidRayServiceMetadata"

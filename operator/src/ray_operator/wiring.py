@@ -106,6 +106,7 @@ class Caches:
     children: Store = field(default_factory=lambda: Store("RayCluster (child)"))
     submitters: Store = field(default_factory=lambda: Store("Job"))
     serve_services: Store = field(default_factory=lambda: Store("Service (RayService)"))
+    job_services: Store = field(default_factory=lambda: Store("Service (RayJob)"))
     slices: Store = field(default_factory=lambda: Store("EndpointSlice"))
     # The autoscaler's, per RayCluster with enableInTreeAutoscaling.
     accounts: Store = field(default_factory=lambda: Store("ServiceAccount"))
@@ -128,6 +129,7 @@ class Caches:
             ),
             (self.submitters, Resource("batch/v1", "jobs", f"{origin}={job_constants.KIND}")),
             (self.serve_services, Resource("v1", "services", rayservice)),
+            (self.job_services, Resource("v1", "services", f"{origin}={job_constants.KIND}")),
             (self.slices, Resource("discovery.k8s.io/v1", "endpointslices", rayservice)),
             (self.accounts, Resource("v1", "serviceaccounts", cluster_constants.LABEL_CLUSTER)),
             (self.roles, Resource(RBAC, "roles", cluster_constants.LABEL_CLUSTER)),
@@ -183,12 +185,19 @@ def build_runtime(settings: Settings) -> Runtime:
         [caches.pods, caches.head_services, *caches.rbac.values()],
         log_status=log_cluster_status,
     )
-    job_kind = JobKind(caches.children, caches.clusters, caches.submitters, dashboards, resolver)
+    job_kind = JobKind(
+        caches.children,
+        caches.clusters,
+        caches.submitters,
+        dashboards,
+        resolver,
+        services=caches.job_services,
+    )
     jobs = controller(
         "rayjob",
         job_kind,
         caches.jobs,
-        [caches.children, caches.submitters],
+        [caches.children, caches.submitters, caches.job_services],
         stamps_update_time=False,
         log_status=log_transition,
     )

@@ -22,6 +22,16 @@ LABEL_GROUP: Final = "ray.io/group"
 LABEL_IS_RAY_NODE: Final = "ray.io/is-ray-node"
 LABEL_IDENTIFIER: Final = "ray.io/identifier"
 LABEL_ORIGINATED_FROM_CRD: Final = "ray.io/originated-from-crd"
+# The value of that label on a RayService's clusters.
+SERVICE_CRD: Final = "RayService"
+# Environment KubeRay gives the Ray container of a RayService's cluster unless the template
+# sets it: no wait for a dead worker's death info, and short GCS and Serve KV timeouts, so
+# Serve notices a dying replica and the serve Service stops routing to it quickly.
+SERVICE_ENV: Final = (
+    {"name": "RAY_timeout_ms_task_wait_for_death_info", "value": "0"},
+    {"name": "RAY_gcs_server_request_timeout_seconds", "value": "5"},
+    {"name": "RAY_SERVE_KV_TIMEOUT_S", "value": "5"},
+)
 LABEL_APP_NAME: Final = "app.kubernetes.io/name"
 LABEL_CREATED_BY: Final = "app.kubernetes.io/created-by"
 APP_NAME: Final = "kuberay"

@@ -18,6 +18,7 @@ from typing import Any
 from ray_operator.cluster import autoscaler
 from ray_operator.cluster import constants as c
 from ray_operator.cluster.command import complete_params, gcs_port, ray_start_command
+from ray_operator.cluster.probes import set_probes
 from ray_operator.cluster.spec import (
     Body,
     WorkerGroup,
@@ -159,7 +160,7 @@ def _build_pod(
     _set_ports(container, node_type, params)
     if "plasma-directory" not in params:
         _add_shared_memory(spec, container)
-    _set_probes(container, node_type, params)
+    set_probes(container, node_type, params, serves=ctx.originated_from == c.SERVICE_CRD)
     if node_type == c.NODE_TYPE_WORKER:
         spec["initContainers"] = [
             _wait_for_gcs(container, ctx, head_address),
@@ -217,6 +218,7 @@ def _set_env(container: Manifest, ctx: PodContext, node_type: str, start: str) -
         _field_env("RAY_NODE_TYPE_NAME", f"metadata.labels['{c.LABEL_GROUP}']"),
         {"name": "KUBERAY_GEN_RAY_START_CMD", "value": start},
         {"name": "RAY_PORT", "value": str(ctx.gcs_port)},
+        *(dict(e) for e in (c.SERVICE_ENV if ctx.originated_from == c.SERVICE_CRD else ())),
         {"name": "RAY_ADDRESS", "value": f"{address}:{ctx.gcs_port}"},
         {"name": "RAY_USAGE_STATS_KUBERAY_IN_USE", "value": "1"},
         {"name": "RAY_DASHBOARD_ENABLE_K8S_DISK_USAGE", "value": "1"},
@@ -271,43 +273,6 @@ def _add_shared_memory(spec: Manifest, container: Manifest) -> None:
     mounts.append({"name": c.SHM_VOLUME, "mountPath": c.SHM_PATH})
     container["volumeMounts"] = mounts
     spec["volumes"] = volumes
-
-
-def _wget(port: str, path: str) -> str:
-    return f"wget -T 2 -q -O- http://localhost:{port}{path} | grep success"
-
-
-def _set_probes(container: Manifest, node_type: str, params: Mapping[str, str]) -> None:
-    agent = params.get("dashboard-agent-listen-port", str(c.DEFAULT_DASHBOARD_AGENT_PORT))
-    checks = [_wget(agent, "/api/local_raylet_healthz")]
-    timeout = 2
-    if node_type == c.NODE_TYPE_HEAD:
-        dashboard = params.get("dashboard-port", str(c.DEFAULT_PORTS[c.PORT_DASHBOARD]))
-        checks.append(_wget(dashboard, "/api/gcs_healthz"))
-        timeout = 5
-    action = {"exec": {"command": ["bash", "-c", " && ".join(checks)]}}
-    container.setdefault(
-        "readinessProbe",
-        {
-            **action,
-            "initialDelaySeconds": 10,
-            "periodSeconds": 5,
-            "timeoutSeconds": timeout,
-            "successThreshold": 1,
-            "failureThreshold": 10,
-        },
-    )
-    container.setdefault(
-        "livenessProbe",
-        {
-            **action,
-            "initialDelaySeconds": 30,
-            "periodSeconds": 5,
-            "timeoutSeconds": timeout,
-            "successThreshold": 1,
-            "failureThreshold": 120,
-        },
-    )
 
 
 def _wait_for_gcs(ray_container: Manifest, ctx: PodContext, head_address: str) -> Manifest:

@@ -3,7 +3,10 @@
 Ports come from the head container's declared ports, else the defaults (gcs-server 6379,
 dashboard 8265, client 10001, metrics 8080, serve 8000); the metrics port is always there.
 `headGroupSpec.headService` is merged in (its name, labels, annotations and spec), but the
-selector and ports are the operator's.
+selector and ports are the operator's. As in KubeRay, the head Service is headless
+(`clusterIP: None`, `publishNotReadyAddresses`) when it is a ClusterIP Service without a
+`headService`. The clusterIP of an existing Service is never corrected (it is immutable), so a
+head Service created with an address keeps it until it is deleted.
 """
 
 from __future__ import annotations
@@ -80,9 +83,13 @@ def desired_head_service(cluster: Body) -> Manifest:
             "type": service_type,
             "selector": service_selector(ctx.cluster),
             "ports": [*_custom_ports(spec, {p["name"] for p in ours}), *ours],
-            "publishNotReadyAddresses": True,
         }
     )
+    if not custom and service_type == "ClusterIP":
+        # KubeRay's default: headless (a cluster has one head), its address published
+        # whether or not the head is ready.
+        spec["clusterIP"] = "None"
+        spec["publishNotReadyAddresses"] = True
     metadata: Manifest = {
         "name": ctx.head_service,
         "namespace": ctx.namespace,

@@ -225,7 +225,9 @@ def _unsupported(cluster: Body) -> Iterator[Problem]:
         "headGroupSpec.ingressOptions": head.get("ingressOptions") is not None,
     }
     for group in worker_groups(cluster):
-        if group.spec.get("priority") is not None:
+        # KubeRay's CRDs that know the field default it to 0 on every group ("no preference"),
+        # so only another value asks for something this operator does not do.
+        if group.spec.get("priority") not in (None, 0):
             ignored[f"workerGroupSpecs[{group.index}].priority"] = True
     names = [field for field, present in ignored.items() if present]
     if names:

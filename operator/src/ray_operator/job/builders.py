@@ -1,5 +1,5 @@
 """Pure builders for what a RayJob owns: the child RayCluster, the submitter Job and its
-shell command, and the dashboard submission of HTTPMode.
+shell command, the dashboard submission of HTTPMode, and `<rayjob>-head-svc`.
 
 The submitter (K8sJobMode) may run more than once (its pod is retried by the Job controller),
 so its command first asks `ray job status` whether the submission id is known and only
@@ -16,6 +16,8 @@ import shlex
 from collections.abc import Mapping
 from typing import Any
 
+from ray_operator.cluster import constants as cc
+from ray_operator.cluster.service import desired_head_service
 from ray_operator.dashboard.jobs import JobSubmission
 from ray_operator.job import constants as c
 from ray_operator.job.spec import JobSpec
@@ -87,8 +89,11 @@ def entrypoint_words(entrypoint: str) -> list[str]:
     The CLI joins them with `shlex.join` and Ray runs the result with a shell. When that
     join gives the entrypoint back, its words are passed; otherwise (shell syntax such as
     `&&`, `$VAR` or globs, or quoting in another style) it is passed whole to `sh -c`, so
-    the shell sees exactly what the user wrote.
+    the shell sees exactly what the user wrote. No entrypoint passes nothing, as KubeRay's
+    `-- ;` does, so Ray's CLI refuses the submission rather than running an empty command.
     """
+    if not entrypoint:
+        return []
     try:
         words = shlex.split(entrypoint)
     except ValueError:
@@ -200,3 +205,25 @@ def submission(spec: JobSpec, job_id: str) -> JobSubmission:
         entrypoint_num_gpus=spec.entrypoint_num_gpus or None,
         entrypoint_resources=spec.resources(),
     )
+
+
+def head_service_name(spec: JobSpec) -> str:
+    return f"{spec.name}-head-svc"
+
+
+def job_head_service(spec: JobSpec, cluster: Mapping[str, Any]) -> Manifest:
+    """`<rayjob>-head-svc`, as KubeRay builds it for a RayJob with its own cluster: the
+    cluster's head Service (selector, ports, type), renamed, with the RayJob's labels and
+    owned by the RayJob, so the job's dashboard has a name that outlives its attempts."""
+    service = desired_head_service(cluster)
+    service["metadata"] = {
+        "name": head_service_name(spec),
+        "namespace": spec.namespace,
+        "labels": {
+            **child_labels(spec),
+            cc.LABEL_NODE_TYPE: cc.NODE_TYPE_HEAD,
+            cc.LABEL_IDENTIFIER: f"{spec.name}-{cc.NODE_TYPE_HEAD}"[:63].rstrip("-._"),
+        },
+        "ownerReferences": [owner_reference(spec)],
+    }
+    return service

@@ -35,6 +35,10 @@ DEFAULT_SUBMITTER_BACKOFF_LIMIT: Final = 2
 MAX_JOB_NAME_LENGTH: Final = 47  # leaves room for "-xxxxx" within a cluster name's 53
 NAME_SUFFIX_LENGTH: Final = 5
 MAX_ATTEMPT_HISTORY: Final = 50
+# KubeRay's DefaultSubmitterFinishedTimeout: how long after the submitter Job finished the
+# Ray job may take to reach a terminal status (as the dashboard reports it) before the attempt
+# fails with JobDeploymentStatusTransitionGracePeriodExceeded.
+SUBMITTER_FINISHED_TIMEOUT_SECONDS: Final = 30
 
 
 class DeploymentStatus(StrEnum):
@@ -76,6 +80,7 @@ class FailureReason(StrEnum):
     APP_FAILED = "AppFailed"
     VALIDATION_FAILED = "ValidationFailed"
     CLUSTER_NOT_FOUND = "RayClusterNotFound"
+    GRACE_PERIOD_EXCEEDED = "JobDeploymentStatusTransitionGracePeriodExceeded"
 
 
 class SubmissionMode(StrEnum):

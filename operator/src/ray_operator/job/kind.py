@@ -22,8 +22,10 @@ from typing import Any
 from loguru import logger
 
 from ray_operator.cluster import constants as cc
+from ray_operator.cluster.service import service_corrections
 from ray_operator.cluster.spec import status_of
 from ray_operator.core.actions import (
+    Correct,
     Create,
     Decision,
     Delete,
@@ -47,6 +49,7 @@ from ray_operator.job.actions import (
     StopJob,
     SubmitJob,
 )
+from ray_operator.job.builders import job_head_service
 from ray_operator.job.machine import decide, deletion_actions
 from ray_operator.job.observations import (
     DashboardView,
@@ -89,6 +92,7 @@ class JobKind:
     plural: str = c.PLURAL
     kind: str = c.KIND
     stop_at_failure: bool = True
+    services: Store = field(default_factory=lambda: Store("Service (RayJob)"))
 
     def manager(self, body: Mapping[str, Any]) -> str:
         managed_by = JobSpec.of(body).managed_by
@@ -195,8 +199,36 @@ class JobKind:
                 )
             else:
                 actions.append(action)
+        service = self._head_service(ctx.body, observed.cluster)
+        if service is not None:
+            actions.append(service)
         events = [Emit(EventType(e.type), Reason(e.reason), e.message) for e in machine.events]
         return Decision(machine.status, actions, events, machine.requeue)
+
+    def _head_service(self, job: Json, cluster: Json | None) -> Correct | None:
+        """While the job runs on a cluster of its own, `<rayjob>-head-svc` selects its head
+        (KubeRay's; with clusterSelector there is none). A retry's new cluster is selected by
+        correcting the selector and ports; the allocated clusterIP is kept."""
+        spec = JobSpec.of(job)
+        running = status_of(job).get("jobDeploymentStatus") == c.DeploymentStatus.RUNNING
+        if not running or not spec.owns_cluster or cluster is None:
+            return None
+        desired = job_head_service(spec, cluster)
+        where = f"{spec.namespace}/{desired['metadata']['name']}"
+        return Correct(
+            namespaced("v1", "services", spec.namespace),
+            desired,
+            self.services.get(spec.namespace, desired["metadata"]["name"]),
+            service_corrections,
+            created=Report(Reason.CREATED_SERVICE, f"Created the service {where}"),
+            updated=Report(Reason.UPDATED_SERVICE, f"Updated the service {where}"),
+            failed_create=Report(
+                Reason.FAILED_TO_CREATE_SERVICE, f"Failed to create the service {where}"
+            ),
+            failed_update=Report(
+                Reason.FAILED_TO_UPDATE_SERVICE, f"Failed to update the service {where}"
+            ),
+        )
 
     def settle(
         self, ctx: Pass, observed: JobView, decision: Decision, outcome: Outcome

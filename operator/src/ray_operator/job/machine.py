@@ -41,6 +41,7 @@ from ray_operator.job.actions import (
     StopJob,
     SubmitJob,
 )
+from ray_operator.job.aftermath import await_terminal
 from ray_operator.job.draft import Draft
 from ray_operator.job.observations import ClusterView, Observed, Timing
 from ray_operator.job.spec import JobSpec
@@ -227,12 +228,32 @@ def _running(d: Draft) -> None:
         return
     if answer.error is not None:
         d.status.setdefault("jobStatusCheckFailureStartTime", d.now)
+        submitter = d.obs.submitter
+        if d.spec.mode == c.SubmissionMode.K8S_JOB and submitter is not None and submitter.failed:
+            # Ray cannot say it knows the job: the failed submitter decides, as in KubeRay.
+            _submission_failed(d, submitter.failure)
+        else:
+            _await_terminal(d, f"the dashboard is unreachable: {answer.error}")
         return
     d.set(jobStatusCheckFailureStartTime=None)
     if answer.info is None:
         _not_submitted_yet(d, cluster)
         return
     _track(d, answer.info)
+    if d.deployment == D.RUNNING:
+        _await_terminal(d, f"the dashboard reports {answer.info.status}")
+
+
+def _await_terminal(d: Draft, why: str) -> None:
+    """KubeRay's bounded wait for a terminal Ray job status once the submitter finished."""
+    failure = await_terminal(d, why)
+    if failure is not None:
+        _fail(d, c.FailureReason.GRACE_PERIOD_EXCEEDED, failure, job_status=J.FAILED)
+
+
+def _submission_failed(d: Draft, failure: str) -> None:
+    text = f"Job submission has failed. {failure}".strip()
+    _fail(d, c.FailureReason.SUBMISSION_FAILED, text, job_status=J.FAILED)
 
 
 def _not_submitted_yet(d: Draft, cluster: ClusterView) -> None:
@@ -247,8 +268,10 @@ def _not_submitted_yet(d: Draft, cluster: ClusterView) -> None:
     if spec.mode == c.SubmissionMode.K8S_JOB:
         submitter = d.obs.submitter
         if submitter is not None and submitter.failed:
-            text = f"Job submission has failed. {submitter.failure}".strip()
-            _fail(d, c.FailureReason.SUBMISSION_FAILED, text, job_status=J.FAILED)
+            _submission_failed(d, submitter.failure)
+        elif submitter is not None and submitter.finished_at is not None:
+            text = "Submitter completed but Ray job not found in RayCluster."
+            _fail(d, c.FailureReason.APP_FAILED, text, job_status=J.FAILED)
         elif submitter is not None and not submitter.exists:
             d.actions.append(CreateSubmitter(_submitter(d, cluster)))
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from ray_operator.clock import parse_time
 from ray_operator.cluster.spec import status_of
 from ray_operator.dashboard.jobs import JobInfo
 from ray_operator.job import constants as c
@@ -44,6 +45,7 @@ class SubmitterView:
     failed: bool = False
     failure: str = ""
     submission_id: str = ""  # its RAY_JOB_SUBMISSION_ID, to recognise a previous attempt's
+    finished_at: datetime | None = None  # when its Complete or Failed condition became True
 
 
 @dataclass(frozen=True)
@@ -118,11 +120,16 @@ def submitter_view(job: Json | None) -> SubmitterView:
     if job is None:
         return SubmitterView(exists=False)
     failure = ""
+    finished_at = None
     for condition in status_of(job).get("conditions") or []:
-        if condition.get("type") == "Failed" and condition.get("status") == "True":
+        if condition.get("status") != "True":
+            continue
+        if condition.get("type") == "Failed":
             failure = (
                 f"Reason: {condition.get('reason', '')}. Message: {condition.get('message', '')}"
             )
+        if condition.get("type") in ("Complete", "Failed"):
+            finished_at = parse_time(condition.get("lastTransitionTime")) or finished_at
     containers = ((job.get("spec") or {}).get("template") or {}).get("spec", {}).get("containers")
     env = (containers or [{}])[0].get("env") or []
     submission_id = next(
@@ -134,4 +141,5 @@ def submitter_view(job: Json | None) -> SubmitterView:
         failed=bool(failure),
         failure=failure,
         submission_id=str(submission_id),
+        finished_at=finished_at,
     )

@@ -91,8 +91,9 @@ def _spec(spec: JobSpec) -> list[str]:
             messages.append("the clusterSelector mode does not support the suspend operation")
     elif spec.cluster_spec is None:
         messages.append("one of rayClusterSpec or clusterSelector must be set")
-    if spec.mode != c.SubmissionMode.INTERACTIVE and not spec.entrypoint:
-        messages.append("entrypoint must be set")
+    # No entrypoint is not refused, as KubeRay does not refuse it: a submitterPodTemplate with
+    # its own command (KubeRay's light-weight submitter) needs none, and otherwise Ray's
+    # submission reports the missing entrypoint the way it would under KubeRay.
     if spec.mode == c.SubmissionMode.INTERACTIVE and spec.backoff_limit > 0:
         messages.append("backoffLimit is incompatible with InteractiveMode")
     if spec.ttl_seconds_after_finished < 0:
