@@ -242,7 +242,8 @@ def ray_cluster_spec() -> Schema:
             "autoscalerOptions": autoscaler_options(),
             "headServiceAnnotations": string_map(),
             "enableInTreeAutoscaling": boolean(),
-            "gcsFaultToleranceOptions": opaque("GCS fault tolerance (not supported)."),
+            # Not supported (reported, blocking), but typed as in KubeRay's CRD.
+            "gcsFaultToleranceOptions": k8s_type("GcsFaultToleranceOptions"),
             "historyServerOptions": opaque("History server collector (not supported)."),
             "networkPolicy": opaque("Network isolation (not supported)."),
             "tlsOptions": obj({"enabled": boolean()}),

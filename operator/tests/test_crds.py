@@ -276,7 +276,6 @@ def test_only_unsupported_objects_keep_unknown_fields(name: str, kind: str) -> N
         kind, ".spec.rayClusterConfig"
     )
     assert preserved(schema(name)) == [
-        f"{prefix}.gcsFaultToleranceOptions",
         f"{prefix}.historyServerOptions",
         f"{prefix}.networkPolicy",
         f"{prefix}.headGroupSpec.ingressOptions",
@@ -307,6 +306,9 @@ def test_services_are_kubernetes_services() -> None:
     autoscaler = cluster["autoscalerOptions"]["properties"]
     for field in ("resources", "securityContext", "env", "envFrom", "volumeMounts"):
         assert preserved(autoscaler[field]) == [], field
+    gcs = cluster["gcsFaultToleranceOptions"]
+    assert gcs["required"] == ["redisAddress"]
+    assert preserved(gcs) == []
     assert set(autoscaler) >= {"command", "args", "version", "upscalingMode"}
 
 
