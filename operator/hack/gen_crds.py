@@ -7,8 +7,8 @@ RayService embed a RayCluster spec and status). Edit this file, run
 when the YAML and this script disagree.
 
 Field names and meanings follow KubeRay's ray.io/v1 API; the schemas are our own, except the
-Kubernetes types they embed (pod templates, Services, the autoscaler container's fields): those
-are Kubernetes' own schemas as KubeRay v1.5.0's CRDs carry them, vendored in
+Kubernetes types they embed (pod templates, Services, the autoscaler container's fields) and
+gcsFaultToleranceOptions: those are the schemas KubeRay v1.5.0's CRDs carry, vendored in
 operator/hack/k8s_schemas/ (see its README), so the apiserver rejects a typo or a wrong type
 inside a pod template at apply time exactly as it does on KubeRay's CRDs.
 

@@ -133,6 +133,18 @@ def with_template(name: str, namespace: str, path: str, change: dict[str, Any]) 
     return body
 
 
+def kubectl(
+    env: dict[str, str], *args: str, manifest: Json | None = None, tmp_path: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """kubectl with `args` (and `-f` a file holding `manifest`); never raises on failure."""
+    if manifest is not None:
+        assert tmp_path is not None
+        path = tmp_path / f"{manifest['metadata']['name']}.yaml"
+        path.write_text(yaml.safe_dump(manifest))
+        args = (*args, "-f", str(path))
+    return subprocess.run(["kubectl", *args], env=env, capture_output=True, text=True, check=False)
+
+
 def failure(error: ApiException) -> Json:
     result: Json = json.loads(error.body)
     return result
@@ -182,19 +194,8 @@ def test_kubectl_apply_fails_with_the_apiservers_message(
     crd_set: str, kube_cluster: Any, namespace: str, tmp_path: Path
 ) -> None:
     path = "spec.headGroupSpec.template"
-    manifest = tmp_path / "typo.yaml"
-    manifest.write_text(
-        yaml.safe_dump(
-            with_template("raycluster-minimal", namespace, path, {"imagePullPolicyy": "Always"})
-        )
-    )
-    applied = subprocess.run(
-        ["kubectl", "apply", "-f", str(manifest)],
-        env=kube_cluster.env(),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    typo = with_template("raycluster-minimal", namespace, path, {"imagePullPolicyy": "Always"})
+    applied = kubectl(kube_cluster.env(), "apply", manifest=typo, tmp_path=tmp_path)
     assert applied.returncode != 0
     assert (
         f'strict decoding error: unknown field "{path}.spec.containers[0].imagePullPolicyy"'
@@ -244,13 +245,8 @@ def test_kuberays_samples_pass_a_strict_dry_run(
 
 
 def kubectl_wide(env: dict[str, str], plural: str, namespace: str) -> list[list[str]]:
-    listed = subprocess.run(
-        ["kubectl", "get", plural, "-n", namespace, "-o", "wide"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    listed = kubectl(env, "get", plural, "-n", namespace, "-o", "wide")
+    assert listed.returncode == 0, listed.stderr
     # Columns are separated by at least two spaces; their names have single spaces.
     return [
         [cell for cell in line.split("  ") if cell.strip() != ""]
@@ -318,15 +314,8 @@ def test_v1alpha1_is_served_and_stored_as_v1(
 ) -> None:
     body = sample("raycluster-minimal", namespace, new_name="alpha")
     body["apiVersion"] = "ray.io/v1alpha1"
-    manifest = tmp_path / "alpha.yaml"
-    manifest.write_text(yaml.safe_dump(body))
-    created = subprocess.run(
-        ["kubectl", "create", "-f", str(manifest)],
-        env=kube_cluster.env(),
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    created = kubectl(kube_cluster.env(), "create", manifest=body, tmp_path=tmp_path)
+    assert created.returncode == 0, created.stderr
     warning = "Warning: ray.io/v1alpha1 is deprecated; use ray.io/v1"
     assert (warning in created.stderr) is (crd_set == "project"), created.stderr
     custom = client.CustomObjectsApi(api_client)
