@@ -6,11 +6,21 @@ RayService embed a RayCluster spec and status). Edit this file, run
 `.venv/bin/python operator/hack/gen_crds.py`, commit both; operator/tests/test_crds.py fails
 when the YAML and this script disagree.
 
-Field names and meanings follow KubeRay's ray.io/v1 API; the schemas are our own.
+Field names and meanings follow KubeRay's ray.io/v1 API; the schemas are our own, except the
+Kubernetes types they embed (pod templates, Services, the autoscaler container's fields) and
+gcsFaultToleranceOptions: those are the schemas KubeRay v1.5.0's CRDs carry, vendored in
+operator/hack/k8s_schemas/ (see its README), so the apiserver rejects a typo or a wrong type
+inside a pod template at apply time exactly as it does on KubeRay's CRDs.
+
+As KubeRay's (controller-gen `crd:maxDescLen=0`), the rendered CRDs carry no descriptions: the
+ones below document this script and docs/api.md documents the API.
 """
 
 from __future__ import annotations
 
+import copy
+import functools
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -20,6 +30,7 @@ import yaml
 Schema = dict[str, Any]
 
 CRD_DIR = Path(__file__).resolve().parents[2] / "charts" / "ray-operator" / "crds"
+K8S_SCHEMAS = Path(__file__).resolve().parent / "k8s_schemas" / "kuberay-v1.5.0.json"
 QUANTITY_PATTERN = (
     r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))"
     r"(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$"
@@ -85,38 +96,30 @@ def quantity() -> Schema:
     }
 
 
+@functools.cache
+def _k8s_types() -> dict[str, Schema]:
+    types: dict[str, Schema] = json.loads(K8S_SCHEMAS.read_text(encoding="utf-8"))["types"]
+    return types
+
+
+def k8s_type(name: str) -> Schema:
+    """A fresh copy of a vendored Kubernetes type's schema (see operator/hack/k8s_schemas/)."""
+    return copy.deepcopy(_k8s_types()[name])
+
+
 def pod_template(description: str) -> Schema:
-    """A PodTemplateSpec: Kubernetes validates the pod; we only insist on containers."""
-    return {
-        "type": "object",
-        "description": description,
-        "x-kubernetes-preserve-unknown-fields": True,
-        "required": ["spec"],
-        "properties": {
-            "metadata": {
-                "type": "object",
-                "x-kubernetes-preserve-unknown-fields": True,
-                "properties": {"labels": string_map(), "annotations": string_map()},
-            },
-            "spec": {
-                "type": "object",
-                "x-kubernetes-preserve-unknown-fields": True,
-                "required": ["containers"],
-                "properties": {
-                    "containers": {
-                        "type": "array",
-                        "minItems": 1,
-                        "items": {
-                            "type": "object",
-                            "x-kubernetes-preserve-unknown-fields": True,
-                            "required": ["name"],
-                            "properties": {"name": string()},
-                        },
-                    }
-                },
-            },
-        },
-    }
+    """A PodTemplateSpec with Kubernetes' schema (as KubeRay's CRDs have it); on top of it we
+    insist on a spec with at least one container, which the Ray container is."""
+    schema = k8s_type("PodTemplateSpec")
+    schema["description"] = description
+    schema["required"] = ["spec"]
+    schema["properties"]["spec"]["properties"]["containers"]["minItems"] = 1
+    return schema
+
+
+def service(description: str) -> Schema:
+    """A Service with Kubernetes' schema, as KubeRay's CRDs have it."""
+    return {**k8s_type("Service"), "description": description}
 
 
 def condition() -> Schema:
@@ -154,7 +157,7 @@ def head_group_spec() -> Schema:
     return obj(
         {
             "template": pod_template("Pod template of the head pod."),
-            "headService": opaque("A Service merged into the head service the operator creates."),
+            "headService": service("A Service merged into the head service the operator creates."),
             "enableIngress": boolean(),
             "ingressOptions": opaque("Ingress options (not supported by this operator)."),
             "resources": string_map(description="Ray logical resources of the head node."),
@@ -203,16 +206,16 @@ def worker_group_spec() -> Schema:
 
 def autoscaler_options() -> Schema:
     """KubeRay's AutoscalerOptions; the Kubernetes types inside (resources, env, mounts,
-    securityContext) are the apiserver's to judge when the head pod is created."""
+    securityContext) have Kubernetes' schemas, as in KubeRay's CRD."""
     return obj(
         {
             "image": string(),
             "imagePullPolicy": string(enum=["Always", "Never", "IfNotPresent"]),
-            "resources": opaque("The autoscaler container's resources."),
-            "securityContext": opaque("The autoscaler container's securityContext."),
-            "env": {"type": "array", "items": opaque("An EnvVar.")},
-            "envFrom": {"type": "array", "items": opaque("An EnvFromSource.")},
-            "volumeMounts": {"type": "array", "items": opaque("A VolumeMount.")},
+            "resources": k8s_type("AutoscalerResources"),
+            "securityContext": k8s_type("AutoscalerSecurityContext"),
+            "env": k8s_type("AutoscalerEnv"),
+            "envFrom": k8s_type("AutoscalerEnvFrom"),
+            "volumeMounts": k8s_type("AutoscalerVolumeMounts"),
             "command": {"type": "array", "items": string()},
             "args": {"type": "array", "items": string()},
             "idleTimeoutSeconds": int32(minimum=0),
@@ -239,7 +242,8 @@ def ray_cluster_spec() -> Schema:
             "autoscalerOptions": autoscaler_options(),
             "headServiceAnnotations": string_map(),
             "enableInTreeAutoscaling": boolean(),
-            "gcsFaultToleranceOptions": opaque("GCS fault tolerance (not supported)."),
+            # Not supported (reported, blocking), but typed as in KubeRay's CRD.
+            "gcsFaultToleranceOptions": k8s_type("GcsFaultToleranceOptions"),
             "historyServerOptions": opaque("History server collector (not supported)."),
             "networkPolicy": opaque("Network isolation (not supported)."),
             "tlsOptions": obj({"enabled": boolean()}),
@@ -471,7 +475,7 @@ def ray_service_spec() -> Schema:
             "rayClusterDeletionDelaySeconds": int32(minimum=0),
             "serviceUnhealthySecondThreshold": int32(),
             "deploymentUnhealthySecondThreshold": int32(),
-            "serveService": opaque("A Service merged into the serve service."),
+            "serveService": service("A Service merged into the serve service."),
             "upgradeStrategy": obj(
                 {
                     "type": string(enum=["NewCluster", "NewClusterWithIncrementalUpgrade", "None"]),
@@ -539,7 +543,51 @@ def ray_service_status() -> Schema:
 
 
 def column(name: str, path: str, type_: str, priority: int = 0) -> Schema:
-    return {"name": name, "type": type_, "jsonPath": path, "priority": priority}
+    schema: Schema = {"name": name, "type": type_, "jsonPath": path}
+    if priority:
+        schema["priority"] = priority
+    return schema
+
+
+# kubectl get's columns, per kind and served version, as KubeRay v1.5.0's CRDs print them
+# (KubeRay's v1alpha1 RayJob and RayService have none, so kubectl prints NAME and AGE).
+AGE = column("age", ".metadata.creationTimestamp", "date")
+RAYCLUSTER_COLUMNS = [
+    column("desired workers", ".status.desiredWorkerReplicas", "integer"),
+    column("available workers", ".status.availableWorkerReplicas", "integer"),
+    column("cpus", ".status.desiredCPU", "string"),
+    column("memory", ".status.desiredMemory", "string"),
+    column("gpus", ".status.desiredGPU", "string"),
+    column("tpus", ".status.desiredTPU", "string", priority=1),
+    column("status", ".status.state", "string"),
+    AGE,
+    column("head pod IP", ".status.head.podIP", "string", priority=1),
+    column("head service IP", ".status.head.serviceIP", "string", priority=1),
+]
+RAYJOB_COLUMNS = [
+    column("job status", ".status.jobStatus", "string"),
+    column("deployment status", ".status.jobDeploymentStatus", "string"),
+    column("ray cluster name", ".status.rayClusterName", "string"),
+    column("start time", ".status.startTime", "string"),
+    column("end time", ".status.endTime", "string"),
+    AGE,
+]
+RAYSERVICE_COLUMNS = [
+    column("service status", ".status.serviceStatus", "string"),
+    column("num serve endpoints", ".status.numServeEndpoints", "string"),
+]
+
+
+def version(name: str, schema: Schema, columns: list[Schema], storage: bool) -> Schema:
+    served: Schema = {"name": name, "served": True, "storage": storage}
+    if not storage:
+        served["deprecated"] = True
+        served["deprecationWarning"] = f"ray.io/{name} is deprecated; use ray.io/v1"
+    served["subresources"] = {"status": {}}
+    if columns:
+        served["additionalPrinterColumns"] = columns
+    served["schema"] = {"openAPIV3Schema": copy.deepcopy(schema)}
+    return served
 
 
 def crd(
@@ -548,8 +596,22 @@ def crd(
     short_names: list[str],
     spec: Schema,
     status: Schema,
-    columns: list[Schema],
+    columns: dict[str, list[Schema]],
 ) -> Schema:
+    """The CRD of one kind. As KubeRay 1.5 does, it serves v1 (stored) and v1alpha1 (served,
+    not stored, no conversion webhook: the apiserver only rewrites apiVersion). v1alpha1 has v1's
+    schema, so an object written through it loses no v1 field; it is marked deprecated, so
+    kubectl prints a warning when it is used."""
+    schema = obj(
+        {
+            "apiVersion": string(),
+            "kind": string(),
+            "metadata": {"type": "object"},
+            "spec": spec,
+            "status": status,
+        },
+        required=["spec"],
+    )
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
@@ -569,32 +631,14 @@ def crd(
                 "categories": ["all", "ray"],
             },
             "versions": [
-                {
-                    "name": "v1",
-                    "served": True,
-                    "storage": True,
-                    "subresources": {"status": {}},
-                    "additionalPrinterColumns": columns,
-                    "schema": {
-                        "openAPIV3Schema": obj(
-                            {
-                                "apiVersion": string(),
-                                "kind": string(),
-                                "metadata": {"type": "object"},
-                                "spec": spec,
-                                "status": status,
-                            },
-                            required=["spec"],
-                        )
-                    },
-                }
+                version("v1", schema, columns["v1"], storage=True),
+                version("v1alpha1", schema, columns["v1alpha1"], storage=False),
             ],
         },
     }
 
 
 def all_crds() -> dict[str, Schema]:
-    age = column("age", ".metadata.creationTimestamp", "date")
     return {
         "ray.io_rayclusters.yaml": crd(
             "RayCluster",
@@ -602,16 +646,7 @@ def all_crds() -> dict[str, Schema]:
             ["rayc"],
             ray_cluster_spec(),
             ray_cluster_status(with_bookkeeping=True, with_worker_groups=True),
-            [
-                column("desired workers", ".status.desiredWorkerReplicas", "integer"),
-                column("available workers", ".status.availableWorkerReplicas", "integer"),
-                column("cpus", ".status.desiredCPU", "string", priority=1),
-                column("memory", ".status.desiredMemory", "string", priority=1),
-                column("gpus", ".status.desiredGPU", "string", priority=1),
-                column("status", ".status.state", "string"),
-                column("head pod IP", ".status.head.podIP", "string"),
-                age,
-            ],
+            {"v1": RAYCLUSTER_COLUMNS, "v1alpha1": RAYCLUSTER_COLUMNS},
         ),
         "ray.io_rayjobs.yaml": crd(
             "RayJob",
@@ -619,14 +654,7 @@ def all_crds() -> dict[str, Schema]:
             ["rayj"],
             ray_job_spec(),
             ray_job_status(),
-            [
-                column("job status", ".status.jobStatus", "string"),
-                column("deployment status", ".status.jobDeploymentStatus", "string"),
-                column("ray cluster name", ".status.rayClusterName", "string", priority=1),
-                column("start time", ".status.startTime", "string"),
-                column("end time", ".status.endTime", "string"),
-                age,
-            ],
+            {"v1": RAYJOB_COLUMNS, "v1alpha1": []},
         ),
         "ray.io_rayservices.yaml": crd(
             "RayService",
@@ -634,14 +662,23 @@ def all_crds() -> dict[str, Schema]:
             ["raysvc"],
             ray_service_spec(),
             ray_service_status(),
-            [
-                column("ready", '.status.conditions[?(@.type=="Ready")].status', "string"),
-                column("service status", ".status.serviceStatus", "string"),
-                column("num serve endpoints", ".status.numServeEndpoints", "integer"),
-                age,
-            ],
+            {"v1": RAYSERVICE_COLUMNS, "v1alpha1": []},
         ),
     }
+
+
+def without_descriptions(node: Any) -> Any:
+    """The schema without its descriptions, as controller-gen's `crd:maxDescLen=0` writes
+    KubeRay's: they would make up much of the size of CRDs that embed pod templates."""
+    if isinstance(node, dict):
+        return {
+            key: without_descriptions(value)
+            for key, value in node.items()
+            if not (key == "description" and isinstance(value, str))
+        }
+    if isinstance(node, list):
+        return [without_descriptions(item) for item in node]
+    return node
 
 
 HEADER = (
@@ -651,7 +688,9 @@ HEADER = (
 
 
 def render(document: Schema) -> str:
-    body = yaml.safe_dump(document, sort_keys=False, width=100, allow_unicode=True)
+    body = yaml.safe_dump(
+        without_descriptions(document), sort_keys=False, width=100, allow_unicode=True
+    )
     return HEADER + "---\n" + body
 
 
