@@ -50,6 +50,13 @@ so no rule grants update except on finalizers.
 - apiGroups: [""]
   resources: ["pods/resize"]
   verbs: ["patch"]
+# GCS fault tolerance: one Redis cleanup record per fault-tolerant RayCluster (a ConfigMap
+# labelled ray.io/redis-cleanup, patched while the cluster lives, deleted after its cleanup
+# Job; the Job is covered by the batch/jobs rule above). No Secret is read: the cleanup Job's
+# pod gets the Redis password through the same secretKeyRef as the head pod.
+- apiGroups: [""]
+  resources: ["configmaps"]
+  verbs: ["get", "list", "watch", "create", "patch", "delete"]
 # Aggregated Events: create, then get and patch count/lastTimestamp on repeats.
 - apiGroups: [""]
   resources: ["events"]

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ray_operator.clock import rfc3339
-from ray_operator.cluster import autoscaler, podstate
+from ray_operator.cluster import autoscaler, faulttolerance, podstate, redis_cleanup
 from ray_operator.cluster import constants as c
 from ray_operator.cluster.plan import CreatePod, DeletePod, Plan, plan_pods
 from ray_operator.cluster.service import desired_head_service, service_corrections
@@ -49,6 +49,7 @@ class ClusterView:
     pods: list[Json]
     service: Json | None
     rbac: dict[str, Json | None] = field(default_factory=dict)  # kind -> cached object
+    cleanup_record: Json | None = None  # fault tolerance: the Redis cleanup record
 
 
 @dataclass
@@ -63,6 +64,7 @@ class ClusterKind:
     pods: Store
     services: Store
     rbac: Mapping[str, Store] = field(default_factory=dict)  # ServiceAccount, Role, RoleBinding
+    cleanup_records: Store | None = None  # fault tolerance (redis_cleanup.py)
     cluster_domain: str = "cluster.local"
     base_delay: float = 2.0
     max_delay: float = 300.0
@@ -86,10 +88,14 @@ class ClusterKind:
                 store = self.rbac.get(manifest["kind"])
                 name = manifest["metadata"]["name"]
                 rbac[manifest["kind"]] = store.get(namespace, name) if store else None
+        record = None
+        if faulttolerance.enabled(ctx.body) and self.cleanup_records is not None:
+            record = self.cleanup_records.get(namespace, redis_cleanup.record_name(ctx.body))
         return ClusterView(
             pods=self.pods.owned_by(uid_of(ctx.body)),
             service=self.services.get(namespace, head_service_name(ctx.body)),
             rbac=rbac,
+            cleanup_record=record,
         )
 
     def decide(self, ctx: Pass, observed: ClusterView) -> ClusterDecision:
@@ -143,10 +149,17 @@ class ClusterKind:
                 )
             )
         actions: list[Any] = []
+        before_pods: list[Any] = []
         if autoscaler.enabled(cluster) and not held:
             # Before the pods: the head pod runs as this ServiceAccount.
-            rbac = [_correct_rbac(namespace, m, observed.rbac) for m in _autoscaler_rbac(cluster)]
-            actions.append(Parallel(tuple(rbac)))
+            before_pods += [
+                _correct_rbac(namespace, m, observed.rbac) for m in _autoscaler_rbac(cluster)
+            ]
+        if faulttolerance.enabled(cluster) and self.cleanup_records is not None and not held:
+            # Before the pods: a head that writes to Redis always has a record to clean it.
+            before_pods.append(_correct_record(namespace, cluster, observed.cleanup_record))
+        if before_pods:
+            actions.append(Parallel(tuple(before_pods)))
         actions += [
             Parallel(tuple(_delete(namespace, d) for d in plan.deletes)),
             Parallel((*(SlowStart(tuple(g)) for g in groups.values()), service)),
@@ -243,6 +256,24 @@ def _correct_rbac(namespace: str, manifest: Json, cached: Mapping[str, Json | No
         updated=Report(updated, f"Updated {what}"),
         failed_create=Report(failed_create, f"Failed to create {what}"),
         failed_update=Report(failed_update, f"Failed to update {what}"),
+    )
+
+
+def _correct_record(namespace: str, cluster: Json, cached: Json | None) -> Correct:
+    what = f"Redis cleanup record {namespace}/{{name}}"
+    return Correct(
+        namespaced("v1", "configmaps", namespace),
+        redis_cleanup.record(cluster),
+        cached,
+        redis_cleanup.record_corrections,
+        created=Report(Reason.CREATED_REDIS_CLEANUP_RECORD, f"Created {what}"),
+        updated=Report(Reason.UPDATED_REDIS_CLEANUP_RECORD, f"Updated {what}"),
+        failed_create=Report(
+            Reason.FAILED_TO_CREATE_REDIS_CLEANUP_RECORD, f"Failed to create {what}"
+        ),
+        failed_update=Report(
+            Reason.FAILED_TO_UPDATE_REDIS_CLEANUP_RECORD, f"Failed to update {what}"
+        ),
     )
 
 
