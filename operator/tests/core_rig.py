@@ -56,6 +56,7 @@ class Rig:
                 self.caches.head_services,
                 self.caches.rbac,
                 self.caches.cleanup_records,
+                self.api,
             ),
             self.api,  # type: ignore[arg-type]
             self.recorder,

@@ -20,6 +20,18 @@ SECRET = {"valueFrom": {"secretKeyRef": {"name": "redis-password-secret", "key":
 RECORDS = "/api/v1/namespaces/ns/configmaps"
 
 
+def with_secret(rig: Rig) -> None:
+    rig.api.put(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "redis-password-secret", "namespace": "ns"},
+            "data": {"password": "cHc="},
+        },
+        plural="secrets",
+    )
+
+
 def fault_tolerant(name: str = "demo", **options: Any) -> dict[str, Any]:
     return f.cluster(
         name,
@@ -114,6 +126,7 @@ def sweeper(rig: Rig) -> Sweeper:
 
 
 async def test_the_record_comes_before_the_pods_and_the_cleanup_after_them(rig: Rig) -> None:
+    with_secret(rig)
     created = await rig.create(fault_tolerant())
     await rig.reconcile("demo")
     name = rc.record_name(created)
@@ -151,6 +164,7 @@ async def test_the_record_comes_before_the_pods_and_the_cleanup_after_them(rig: 
 
 
 async def test_a_failed_cleanup_is_a_warning_and_keeps_the_record(rig: Rig) -> None:
+    with_secret(rig)
     created = await rig.create(fault_tolerant())
     await rig.reconcile("demo")
     name = rc.record_name(created)
@@ -175,3 +189,20 @@ async def test_no_record_without_fault_tolerance(rig: Rig) -> None:
     await rig.create(f.cluster())
     await rig.reconcile("demo")
     assert rig.api.objects("configmaps", "ns") == []
+
+
+async def test_a_missing_secret_holds_the_pods_back(rig: Rig) -> None:
+    await rig.create(fault_tolerant())
+    requeue, _ = await rig.reconcile("demo")
+    assert requeue == 5.0  # Secrets are not watched: the operator looks again
+    assert rig.pods() == []
+    status = rig.status("demo")
+    assert status["state"] == "unhealthy"
+    assert "Secret ns/redis-password-secret, which does not exist" in status["reason"]
+    (warning,) = rig.events("InvalidRayClusterSpec")
+    assert warning["type"] == "Warning"
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "redis-password-secret"}}
+    await rig.api.create("/api/v1/namespaces/ns/secrets", {**secret, "data": {"password": "cHc="}})
+    await rig.reconcile("demo")
+    assert len(rig.pods()) == 3
+    assert "secrets/redis-password-secret" in " ".join(p for _, p in rig.api.log)

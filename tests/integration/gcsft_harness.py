@@ -29,7 +29,7 @@ from localkube.redis import RedisServer
 
 Json = dict[str, Any]
 IMAGE = "rayproject/ray:2.60.0"
-SECRET = "redis-password"
+SECRET = "redis-password-secret"  # the name KubeRay's samples use
 _NODE_PORTS = (
     "node-manager-port",
     "object-manager-port",

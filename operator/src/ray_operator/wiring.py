@@ -203,6 +203,7 @@ def build_runtime(settings: Settings) -> Runtime:
         caches.head_services,
         caches.rbac,
         caches.cleanup_records,
+        api,
         settings.cluster_domain,
     )
     clusters = controller(

@@ -124,6 +124,26 @@ def configure(
     container["env"] = env
 
 
+def secret_names(cluster: Body) -> list[tuple[str, str]]:
+    """(field, Secret name) of each credential of the options given by `secretKeyRef`."""
+    found = []
+    for key in ("redisPassword", "redisUsername"):
+        ref = mapping(mapping(mapping(options(cluster)).get(key)).get("valueFrom")).get(
+            "secretKeyRef"
+        )
+        if isinstance(ref, Mapping) and ref.get("name") and not ref.get("optional"):
+            found.append((f"spec.gcsFaultToleranceOptions.{key}", str(ref["name"])))
+    return found
+
+
+def missing_secret_problem(namespace: str, where: str, secret: str) -> Problem:
+    return Problem(
+        Reason.INVALID_RAY_CLUSTER_SPEC,
+        f"{where} refers to the Secret {namespace}/{secret}, which does not exist; no pod is "
+        "created until it does",
+    )
+
+
 def _head_env_names(cluster: Body) -> set[str]:
     template = mapping(head_group(cluster).get("template"))
     containers = mapping(template.get("spec")).get("containers")

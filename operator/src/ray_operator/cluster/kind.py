@@ -38,10 +38,12 @@ from ray_operator.core.actions import (
 from ray_operator.core.executor import Perform
 from ray_operator.core.loop import Pass
 from ray_operator.core.store import Store, meta, uid_of
-from ray_operator.kubeapi import Json, namespaced
+from ray_operator.kubeapi import ApiError, Json, namespaced
 from ray_operator.problems import Problem, blocking
 from ray_operator.reasons import EventType, Reason
 from ray_operator.shape import shown
+
+SECRET_RECHECK_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,7 @@ class ClusterView:
     service: Json | None
     rbac: dict[str, Json | None] = field(default_factory=dict)  # kind -> cached object
     cleanup_record: Json | None = None  # fault tolerance: the Redis cleanup record
+    missing_secrets: list[Problem] = field(default_factory=list)  # fault tolerance
 
 
 @dataclass
@@ -65,6 +68,7 @@ class ClusterKind:
     services: Store
     rbac: Mapping[str, Store] = field(default_factory=dict)  # ServiceAccount, Role, RoleBinding
     cleanup_records: Store | None = None  # fault tolerance (redis_cleanup.py)
+    secrets: Any = None  # a KubeApi: the Secrets gcsFaultToleranceOptions names must exist
     cluster_domain: str = "cluster.local"
     base_delay: float = 2.0
     max_delay: float = 300.0
@@ -91,16 +95,26 @@ class ClusterKind:
         record = None
         if faulttolerance.enabled(ctx.body) and self.cleanup_records is not None:
             record = self.cleanup_records.get(namespace, redis_cleanup.record_name(ctx.body))
+        missing = []
+        if self.secrets is not None:
+            for where, secret in faulttolerance.secret_names(ctx.body):
+                try:
+                    await self.secrets.metadata(namespaced("v1", "secrets", namespace, secret))
+                except ApiError as error:
+                    if not error.not_found:
+                        raise
+                    missing.append(faulttolerance.missing_secret_problem(namespace, where, secret))
         return ClusterView(
             pods=self.pods.owned_by(uid_of(ctx.body)),
             service=self.services.get(namespace, head_service_name(ctx.body)),
             rbac=rbac,
             cleanup_record=record,
+            missing_secrets=missing,
         )
 
     def decide(self, ctx: Pass, observed: ClusterView) -> ClusterDecision:
         cluster = ctx.body
-        problems = validate_cluster(cluster)
+        problems = [*validate_cluster(cluster), *observed.missing_secrets]
         events = [Emit(EventType.WARNING, p.reason, p.message) for p in problems]
         refused = blocking(problems)
         if refused:
@@ -202,6 +216,12 @@ class ClusterKind:
         status = compute_status(ctx.body, observed_now)
         if status.get("state") == "ready":
             memory.succeeded()
+        if observed.missing_secrets:
+            # Secrets are not watched (that would need list and watch of every Secret):
+            # look again for the one that is missing.
+            requeue = (
+                SECRET_RECHECK_SECONDS if requeue is None else min(requeue, SECRET_RECHECK_SECONDS)
+            )
         return status, requeue
 
     def perform(self, ctx: Pass, observed: ClusterView) -> Perform | None:
