@@ -7,6 +7,7 @@
   namespace to the module's Ray head.
 - `kuberay`: KubeRay v1.5.0's real operator watching only `kuberay_namespace`, a namespace
   beside the test's (the side-by-side tests, kuberay_parity.py).
+- `redis`: a real Redis server on a free loopback port with a password, for one test.
 - `ray_head`: one real Ray head per test module (it takes 20-60 s to start on this machine),
   started only for the modules that ask for it; `dashboard_map`: the module's --dashboard-map
   file.
@@ -26,6 +27,7 @@ from raycluster_harness import OperatorProcess, Rays, apply_crds, wait_for
 from rayjob_harness import RayJobs
 
 from localkube.ray import RayHead
+from localkube.redis import RedisServer
 
 
 @pytest.fixture(scope="module")
@@ -91,3 +93,10 @@ def kuberay(
     )
     with operator:
         yield operator
+
+
+@pytest.fixture
+def redis(tmp_path: Path) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path / "redis")
+    yield server
+    server.stop()

@@ -41,13 +41,6 @@ AGAIN = 'print(json.dumps(ray.get(ray.get_actor("survivor").incr.remote())))'
 
 
 @pytest.fixture
-def redis(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path / "redis")
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def cluster(rays: Rays, redis: RedisServer, tmp_path: Path) -> Iterator[FaultTolerantCluster]:
     ft = FaultTolerantCluster(rays, redis, "ft-actor", tmp_path / "ray")
     yield ft

@@ -38,13 +38,6 @@ READY_TIMEOUT = 300
 
 
 @pytest.fixture
-def redis(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path / "redis")
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def ft(rays: Rays, redis: RedisServer, tmp_path: Path) -> Iterator[FaultTolerantCluster]:
     cluster = FaultTolerantCluster(rays, redis, "unknown-yet", tmp_path / "ray")
     yield cluster
