@@ -112,6 +112,7 @@ test-chart: venv tools ## helm lint/template/unittest, ct lint
 .PHONY: test-integration
 test-integration: venv tools ray-env ## Tests against the real local control plane (and KubeRay's operator side by side)
 	@bash hack/tools.sh kuberay
+	@bash hack/redis.sh
 	$(PYTEST) -m integration
 
 .PHONY: test-e2e

@@ -41,12 +41,23 @@ class Rig:
 
     def __post_init__(self) -> None:
         self.memories = Memories(monotonic=self.clock)
-        owned = [self.caches.pods, self.caches.head_services, *self.caches.rbac.values()]
+        owned = [
+            self.caches.pods,
+            self.caches.head_services,
+            *self.caches.rbac.values(),
+            self.caches.cleanup_records,
+        ]
         for store in owned:
             store.listen(self.memories.observe)
         self.recorder = EventRecorder(self.api, component="raycluster-controller", instance="t")  # type: ignore[arg-type]
         self.loop = Loop(
-            ClusterKind(self.caches.pods, self.caches.head_services, self.caches.rbac),
+            ClusterKind(
+                self.caches.pods,
+                self.caches.head_services,
+                self.caches.rbac,
+                self.caches.cleanup_records,
+                self.api,
+            ),
             self.api,  # type: ignore[arg-type]
             self.recorder,
             self.caches.clusters,
@@ -125,6 +136,12 @@ class Rig:
             ),
             self.caches.bindings: await self.api.list(
                 f"{RBAC}/rolebindings", label_selector="ray.io/cluster"
+            ),
+            self.caches.cleanup_records: await self.api.list(
+                "/api/v1/configmaps", label_selector="ray.io/redis-cleanup"
+            ),
+            self.caches.cleanup_jobs: await self.api.list(
+                "/apis/batch/v1/jobs", label_selector="ray.io/node-type=redis-cleanup"
             ),
         }
         for store, items in listed.items():

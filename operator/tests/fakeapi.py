@@ -54,7 +54,7 @@ from fakeapi_selectors import Requirement, SelectorError, parse_selector, select
 from fakeapi_validation import validate_metadata
 from fakeapi_watch import Change, Watcher, WatchHub, expired_event
 
-from ray_operator.kubeapi import ApiError
+from ray_operator.kubeapi import METADATA_ONLY, ApiError
 from ray_operator.throttle import TokenBucket
 
 NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"  # k8s.io/apimachinery/pkg/util/rand
@@ -128,6 +128,7 @@ class FakeKubeApi:
         params: Mapping[str, str] | None = None,
         body: Any = None,
         content_type: str = "application/json",
+        accept: str = "application/json",
     ) -> Json:
         method = method.upper()
         self._count(method, path)
@@ -151,6 +152,11 @@ class FakeKubeApi:
 
     async def get(self, path: str) -> Json:
         return await self.request("GET", path)
+
+    async def metadata(self, path: str) -> Json:
+        """As the apiserver's PartialObjectMetadata: only the metadata."""
+        found = await self.request("GET", path, accept=METADATA_ONLY)
+        return {"kind": "PartialObjectMetadata", "metadata": found.get("metadata") or {}}
 
     async def list(self, path: str, *, label_selector: str | None = None) -> builtins.list[Json]:
         items, _ = await self.list_with_version(path, label_selector=label_selector)

@@ -29,7 +29,9 @@ def fingerprint(body: dict[str, object]) -> tuple[object, ...]:
 def test_owned_objects_are_filtered_server_side() -> None:
     informers = Caches().informers(None, ("a", "b"))  # type: ignore[arg-type]
     assert sorted((i.resource.plural, i.resource.label_selector) for i in informers) == [
+        ("configmaps", "ray.io/redis-cleanup"),  # fault tolerance: Redis cleanup records
         ("endpointslices", "ray.io/originated-from-crd=RayService"),
+        ("jobs", "ray.io/node-type=redis-cleanup"),  # and their cleanup Jobs
         ("jobs", "ray.io/originated-from-crd=RayJob"),  # the RayJobs' submitter Jobs
         ("pods", "ray.io/cluster"),
         ("rayclusters", "ray.io/originated-from-crd"),  # RayJobs' and RayServices' clusters

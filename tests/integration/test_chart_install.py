@@ -279,7 +279,12 @@ def test_namespaced_rbac_confines_both_components_to_the_release_namespace(
         assert rel.can_i(operator, "update", "leases.coordination.k8s.io")
         assert not rel.can_i(rel.exporter, "update", "leases.coordination.k8s.io")
         assert not rel.can_i(operator, "create", "pods", "-n", "default")
-        assert not rel.can_i(operator, "get", "secrets")
+        # A fault-tolerant cluster's Redis Secret is looked up by name (its metadata only);
+        # Secrets are never listed or watched, nor read in another namespace.
+        assert rel.can_i(operator, "get", "secrets")
+        assert not rel.can_i(operator, "get", "secrets", "-n", "default")
+        for verb in ("list", "watch", "create", "patch", "delete"):
+            assert not rel.can_i(operator, verb, "secrets")
 
 
 def test_operator_reconciles_a_raycluster_as_its_service_account(

@@ -50,6 +50,18 @@ so no rule grants update except on finalizers.
 - apiGroups: [""]
   resources: ["pods/resize"]
   verbs: ["patch"]
+# GCS fault tolerance: one Redis cleanup record per fault-tolerant RayCluster (a ConfigMap
+# labelled ray.io/redis-cleanup, patched while the cluster lives, deleted after its cleanup
+# Job; the Job is covered by the batch/jobs rule above).
+- apiGroups: [""]
+  resources: ["configmaps"]
+  verbs: ["get", "list", "watch", "create", "patch", "delete"]
+# GCS fault tolerance: whether the Secret gcsFaultToleranceOptions names exists, asked for
+# its metadata only (PartialObjectMetadata; the operator never receives a Secret's data).
+# Only get: no list or watch of Secrets. The pods get the password from the kubelet.
+- apiGroups: [""]
+  resources: ["secrets"]
+  verbs: ["get"]
 # Aggregated Events: create, then get and patch count/lastTimestamp on repeats.
 - apiGroups: [""]
   resources: ["events"]

@@ -108,6 +108,9 @@ def namespaced(
     return path
 
 
+METADATA_ONLY = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"
+
+
 def answer(status: int, reason: str | None, text: str) -> Json:
     """The JSON body of an answer, or the ApiError it means (status 400 and above)."""
     payload: Json = {}
@@ -167,11 +170,12 @@ class KubeApi:
         params: Mapping[str, str] | None = None,
         body: Any = None,
         content_type: str = "application/json",
+        accept: str = "application/json",
     ) -> Json:
         retry_unsent_only = method == "POST"
         for delay in (*RETRY_DELAYS, None):
             try:
-                return await self._once(method, path, params, body, content_type)
+                return await self._once(method, path, params, body, content_type, accept)
             except ApiError as error:
                 if delay is None or error.status not in RETRYABLE_STATUS:
                     raise
@@ -193,8 +197,9 @@ class KubeApi:
         params: Mapping[str, str] | None,
         body: Any,
         content_type: str,
+        accept: str = "application/json",
     ) -> Json:
-        headers = self._headers()
+        headers = {**self._headers(), "Accept": accept}
         data = None
         if body is not None:
             headers["Content-Type"] = content_type
@@ -224,6 +229,11 @@ class KubeApi:
 
     async def get(self, path: str) -> Json:
         return await self.request("GET", path)
+
+    async def metadata(self, path: str) -> Json:
+        """The object's metadata only (a PartialObjectMetadata): what a Secret's existence
+        check needs, without its data ever reaching the operator."""
+        return await self.request("GET", path, accept=METADATA_ONLY)
 
     async def list(self, path: str, *, label_selector: str | None = None) -> list[Json]:
         params = {"labelSelector": label_selector} if label_selector else None

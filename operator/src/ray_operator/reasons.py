@@ -32,6 +32,16 @@ class Reason(StrEnum):
     DELETED_POD = "DeletedPod"
     FAILED_TO_DELETE_POD = "FailedToDeletePod"
     FAILED_TO_DELETE_POD_COLLECTION = "FailedToDeletePodCollection"
+    # raycluster-controller: the Redis cleanup of fault-tolerant clusters (KubeRay's names
+    # for the Job; the others are this operator's: it has no finalizer to remove)
+    CREATED_REDIS_CLEANUP_RECORD = "CreatedRedisCleanupRecord"
+    UPDATED_REDIS_CLEANUP_RECORD = "UpdatedRedisCleanupRecord"
+    FAILED_TO_CREATE_REDIS_CLEANUP_RECORD = "FailedToCreateRedisCleanupRecord"
+    FAILED_TO_UPDATE_REDIS_CLEANUP_RECORD = "FailedToUpdateRedisCleanupRecord"
+    CREATED_REDIS_CLEANUP_JOB = "CreatedRedisCleanupJob"
+    FAILED_TO_CREATE_REDIS_CLEANUP_JOB = "FailedToCreateRedisCleanupJob"
+    REDIS_CLEANUP_COMPLETED = "RedisCleanupCompleted"
+    REDIS_CLEANUP_FAILED = "RedisCleanupFailed"
     # raycluster-controller and rayservice-controller
     CREATED_SERVICE = "CreatedService"
     UPDATED_SERVICE = "UpdatedService"

@@ -14,8 +14,10 @@ import kopf
 from prometheus_client import CollectorRegistry
 
 from ray_operator.cluster import constants as cluster_constants
+from ray_operator.cluster import redis_cleanup
 from ray_operator.cluster.kind import ClusterKind
 from ray_operator.cluster.status import log_status as log_cluster_status
+from ray_operator.cluster.sweeper import Sweeper
 from ray_operator.controller import Controller
 from ray_operator.core.informer import Informer, Resource
 from ray_operator.core.loop import Loop
@@ -94,6 +96,17 @@ def login_handler(connection: Connection) -> Any:
 RBAC = "rbac.authorization.k8s.io/v1"
 
 
+def sweep_listener(sweeping: Controller[tuple[str, str]]) -> Any:
+    """Queues the record of a changed record or cleanup Job (a Job is named as its record)."""
+
+    def listen(before: dict[str, Any] | None, after: dict[str, Any] | None) -> None:
+        obj = after or before or {}
+        metadata = obj.get("metadata") or {}
+        sweeping.enqueue((str(metadata.get("namespace", "")), str(metadata.get("name", ""))))
+
+    return listen
+
+
 @dataclass
 class Caches:
     """The stores the reconcilers read, and the informers that fill the owned ones."""
@@ -112,6 +125,9 @@ class Caches:
     accounts: Store = field(default_factory=lambda: Store("ServiceAccount"))
     roles: Store = field(default_factory=lambda: Store("Role"))
     bindings: Store = field(default_factory=lambda: Store("RoleBinding"))
+    # Fault tolerance: the Redis cleanup records and their Jobs (cluster/redis_cleanup.py).
+    cleanup_records: Store = field(default_factory=lambda: Store("ConfigMap (Redis cleanup)"))
+    cleanup_jobs: Store = field(default_factory=lambda: Store("Job (Redis cleanup)"))
 
     @property
     def rbac(self) -> dict[str, Store]:
@@ -134,6 +150,15 @@ class Caches:
             (self.accounts, Resource("v1", "serviceaccounts", cluster_constants.LABEL_CLUSTER)),
             (self.roles, Resource(RBAC, "roles", cluster_constants.LABEL_CLUSTER)),
             (self.bindings, Resource(RBAC, "rolebindings", cluster_constants.LABEL_CLUSTER)),
+            (self.cleanup_records, Resource("v1", "configmaps", redis_cleanup.RECORD_LABEL)),
+            (
+                self.cleanup_jobs,
+                Resource(
+                    "batch/v1",
+                    "jobs",
+                    f"{cluster_constants.LABEL_NODE_TYPE}={redis_cleanup.NODE_TYPE}",
+                ),
+            ),
         )
         return [Informer(api, resource, store, namespaces) for store, resource in owned]
 
@@ -176,14 +201,40 @@ def build_runtime(settings: Settings) -> Runtime:
         )
 
     cluster_kind = ClusterKind(
-        caches.pods, caches.head_services, caches.rbac, settings.cluster_domain
+        caches.pods,
+        caches.head_services,
+        caches.rbac,
+        caches.cleanup_records,
+        api,
+        settings.cluster_domain,
     )
     clusters = controller(
         "raycluster",
         cluster_kind,
         caches.clusters,
-        [caches.pods, caches.head_services, *caches.rbac.values()],
+        [caches.pods, caches.head_services, *caches.rbac.values(), caches.cleanup_records],
         log_status=log_cluster_status,
+    )
+    sweep_events = EventRecorder(
+        event_api, component="raycluster-controller", instance=settings.identity, background=True
+    )
+    recorders.append(sweep_events)
+    sweeper = Sweeper(
+        api,
+        sweep_events,
+        caches.cleanup_records,
+        caches.cleanup_jobs,
+        caches.pods,
+        caches.clusters,
+    )
+    sweeping = Controller(
+        "redis-cleanup",
+        sweeper.reconcile,
+        workers=settings.workers,
+        resync_period=settings.resync_period,
+        kind="RedisCleanup",
+        metrics=metrics.reconciles("redis-cleanup"),
+        queue_metrics=metrics.queue("redis-cleanup"),
     )
     job_kind = JobKind(
         caches.children,
@@ -226,12 +277,19 @@ def build_runtime(settings: Settings) -> Runtime:
         background.add(task)
         task.add_done_callback(background.discard)
 
+    def sweep_deleted(_key: tuple[str, str], body: dict[str, Any]) -> None:
+        namespace = str((body.get("metadata") or {}).get("namespace", ""))
+        sweeping.enqueue((namespace, redis_cleanup.record_name(body)))
+
     register(
         cluster_constants.PLURAL,
         caches.clusters,
         clusters,
         (cluster_constants.ANNOTATION_RESTARTED_AT,),
+        on_deleted=sweep_deleted,
     )
+    caches.cleanup_records.listen(sweep_listener(sweeping))
+    caches.cleanup_jobs.listen(sweep_listener(sweeping))
     register(job_constants.PLURAL, caches.jobs, jobs, (), on_deleted=stop_deleted)
     register(
         service_constants.PLURAL,
@@ -257,7 +315,7 @@ def build_runtime(settings: Settings) -> Runtime:
         *caches.rbac.values(),
     ):
         store.listen(memories.observe)
-    controllers: list[Controller[Any]] = [clusters, services, jobs]
+    controllers: list[Controller[Any]] = [clusters, services, jobs, sweeping]
     informers = caches.informers(api, settings.namespaces)
 
     def stats() -> dict[str, Any]:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ray_operator.clock import rfc3339
-from ray_operator.cluster import autoscaler, podstate
+from ray_operator.cluster import autoscaler, faulttolerance, podstate, redis_cleanup
 from ray_operator.cluster import constants as c
 from ray_operator.cluster.plan import CreatePod, DeletePod, Plan, plan_pods
 from ray_operator.cluster.service import desired_head_service, service_corrections
@@ -38,10 +38,12 @@ from ray_operator.core.actions import (
 from ray_operator.core.executor import Perform
 from ray_operator.core.loop import Pass
 from ray_operator.core.store import Store, meta, uid_of
-from ray_operator.kubeapi import Json, namespaced
+from ray_operator.kubeapi import ApiError, Json, namespaced
 from ray_operator.problems import Problem, blocking
 from ray_operator.reasons import EventType, Reason
 from ray_operator.shape import shown
+
+SECRET_RECHECK_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,8 @@ class ClusterView:
     pods: list[Json]
     service: Json | None
     rbac: dict[str, Json | None] = field(default_factory=dict)  # kind -> cached object
+    cleanup_record: Json | None = None  # fault tolerance: the Redis cleanup record
+    missing_secrets: list[Problem] = field(default_factory=list)  # fault tolerance
 
 
 @dataclass
@@ -63,6 +67,8 @@ class ClusterKind:
     pods: Store
     services: Store
     rbac: Mapping[str, Store] = field(default_factory=dict)  # ServiceAccount, Role, RoleBinding
+    cleanup_records: Store | None = None  # fault tolerance (redis_cleanup.py)
+    secrets: Any = None  # a KubeApi: the Secrets gcsFaultToleranceOptions names must exist
     cluster_domain: str = "cluster.local"
     base_delay: float = 2.0
     max_delay: float = 300.0
@@ -85,15 +91,29 @@ class ClusterKind:
             for kind, name in autoscaler.rbac_names(ctx.body).items():
                 store = self.rbac.get(kind)
                 rbac[kind] = store.get(namespace, name) if store else None
+        record = None
+        if faulttolerance.enabled(ctx.body) and self.cleanup_records is not None:
+            record = self.cleanup_records.get(namespace, redis_cleanup.record_name(ctx.body))
+        missing = []
+        if self.secrets is not None:
+            for where, secret in faulttolerance.secret_names(ctx.body):
+                try:
+                    await self.secrets.metadata(namespaced("v1", "secrets", namespace, secret))
+                except ApiError as error:
+                    if not error.not_found:
+                        raise
+                    missing.append(faulttolerance.missing_secret_problem(namespace, where, secret))
         return ClusterView(
             pods=self.pods.owned_by(uid_of(ctx.body)),
             service=self.services.get(namespace, head_service_name(ctx.body)),
             rbac=rbac,
+            cleanup_record=record,
+            missing_secrets=missing,
         )
 
     def decide(self, ctx: Pass, observed: ClusterView) -> ClusterDecision:
         cluster = ctx.body
-        problems = validate_cluster(cluster)
+        problems = [*validate_cluster(cluster), *observed.missing_secrets]
         events = [Emit(EventType.WARNING, p.reason, p.message) for p in problems]
         refused = blocking(problems)
         if refused:
@@ -149,6 +169,9 @@ class ClusterKind:
             actions += [
                 _correct_rbac(namespace, m, observed.rbac) for m in _autoscaler_rbac(cluster)
             ]
+        if faulttolerance.enabled(cluster) and self.cleanup_records is not None and not held:
+            # Before the pods: a head that writes to Redis always has a record to clean it.
+            actions.append(_correct_record(namespace, cluster, observed.cleanup_record))
         actions += [
             Parallel(tuple(_delete(namespace, d) for d in plan.deletes)),
             Parallel((*(SlowStart(tuple(g)) for g in groups.values()), service)),
@@ -191,6 +214,12 @@ class ClusterKind:
         status = compute_status(ctx.body, observed_now)
         if status.get("state") == "ready":
             memory.succeeded()
+        if observed.missing_secrets:
+            # Secrets are not watched (that would need list and watch of every Secret):
+            # look again for the one that is missing.
+            requeue = (
+                SECRET_RECHECK_SECONDS if requeue is None else min(requeue, SECRET_RECHECK_SECONDS)
+            )
         return status, requeue
 
     def perform(self, ctx: Pass, observed: ClusterView) -> Perform | None:
@@ -245,6 +274,24 @@ def _correct_rbac(namespace: str, manifest: Json, cached: Mapping[str, Json | No
         updated=Report(updated, f"Updated {what}"),
         failed_create=Report(failed_create, f"Failed to create {what}"),
         failed_update=Report(failed_update, f"Failed to update {what}"),
+    )
+
+
+def _correct_record(namespace: str, cluster: Json, cached: Json | None) -> Correct:
+    what = f"Redis cleanup record {namespace}/{{name}}"
+    return Correct(
+        namespaced("v1", "configmaps", namespace),
+        redis_cleanup.record(cluster),
+        cached,
+        redis_cleanup.record_corrections,
+        created=Report(Reason.CREATED_REDIS_CLEANUP_RECORD, f"Created {what}"),
+        updated=Report(Reason.UPDATED_REDIS_CLEANUP_RECORD, f"Updated {what}"),
+        failed_create=Report(
+            Reason.FAILED_TO_CREATE_REDIS_CLEANUP_RECORD, f"Failed to create {what}"
+        ),
+        failed_update=Report(
+            Reason.FAILED_TO_UPDATE_REDIS_CLEANUP_RECORD, f"Failed to update {what}"
+        ),
     )
 
 

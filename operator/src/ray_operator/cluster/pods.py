@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ray_operator.cluster import autoscaler
+from ray_operator.cluster import autoscaler, faulttolerance
 from ray_operator.cluster import constants as c
 from ray_operator.cluster.command import complete_params, gcs_port, ray_start_command
 from ray_operator.cluster.probes import set_probes
@@ -150,6 +150,7 @@ def _build_pod(
     params = complete_params(
         node_type=node_type, group=group, container=container, head_address=head_address
     )
+    faulttolerance.configure(cluster, node_type, container, params, annotations)
     scaled = autoscaler.enabled(cluster)
     if scaled and node_type == c.NODE_TYPE_HEAD:
         autoscaler.head_params(params)

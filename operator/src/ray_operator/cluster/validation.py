@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from ray_operator.cluster import autoscaler
+from ray_operator.cluster import autoscaler, faulttolerance
 from ray_operator.cluster import constants as c
 from ray_operator.cluster.shapes import RAYCLUSTER
 from ray_operator.cluster.spec import MAX_INT32, Body, head_group, spec_of, worker_groups
@@ -56,6 +56,7 @@ def validate_cluster(cluster: Body) -> list[Problem]:
         *_metadata_problems(cluster),
         *_spec_problems(cluster),
         *autoscaler_problems(cluster),
+        *faulttolerance.problems(cluster),
         *_unsupported(cluster),
     ]
 
@@ -206,7 +207,6 @@ def _unsupported(cluster: Body) -> Iterator[Problem]:
     head = head_group(cluster)
     auth = spec.get("authOptions")
     refused = {
-        "gcsFaultToleranceOptions": spec.get("gcsFaultToleranceOptions") is not None,
         "tlsOptions.enabled": (spec.get("tlsOptions") or {}).get("enabled") is True,
         # KubeRay's default auth mode is "token" as soon as authOptions is present.
         "authOptions": isinstance(auth, Mapping) and auth.get("mode", "token") != "disabled",
