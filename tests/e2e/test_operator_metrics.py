@@ -29,7 +29,8 @@ DASHBOARD = Path(__file__).resolve().parents[2] / "dashboards" / "ray-operator-h
 
 JOB = "ray-operator"
 RUNBOOKS = "https://runbooks.e2e.invalid/docs/runbooks.md"
-CONTROLLERS = {"raycluster", "rayjob", "rayservice"}
+# The three kinds' controllers and the sweeper of fault-tolerant clusters' Redis records.
+CONTROLLERS = {"raycluster", "rayjob", "rayservice", "redis-cleanup"}
 
 
 def chart_values() -> dict[str, Any]:
