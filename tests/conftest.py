@@ -15,6 +15,7 @@ import re
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from kubernetes import client, config
@@ -102,11 +103,24 @@ def namespace(api_client: client.ApiClient, request: pytest.FixtureRequest) -> I
     name = f"{stem}-{secrets.token_hex(3)}"
     core = client.CoreV1Api(api_client)
     core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
-    wait_for(
-        f"the default ServiceAccount of {name}",
-        lambda: (
-            core.list_namespaced_service_account(name, field_selector="metadata.name=default").items
-        ),
-    )
+
+    def default_account() -> list[Any]:
+        selector = "metadata.name=default"
+        return list(core.list_namespaced_service_account(name, field_selector=selector).items)
+
+    try:
+        wait_for(f"the default ServiceAccount of {name}", default_account, timeout=30)
+    except AssertionError:
+        # After a kube-apiserver restart, kube-controller-manager's ServiceAccount controller
+        # can take minutes to resume its watch; the account it would create is created here,
+        # as kube-controller-manager would (it leaves an existing one alone).
+        try:
+            core.create_namespaced_service_account(
+                name, client.V1ServiceAccount(metadata=client.V1ObjectMeta(name="default"))
+            )
+        except client.ApiException as error:
+            if error.status != 409:
+                raise
+        wait_for(f"the default ServiceAccount of {name}", default_account)
     yield name
     core.delete_namespace(name, propagation_policy="Background")
