@@ -25,25 +25,18 @@ from raycluster_harness import Rays, wait_for
 from localkube.cluster import free_ports
 from localkube.podrun import PodProcess
 from localkube.ray import RAY_BIN
+from localkube.raykubelet import NODE_PORTS
 from localkube.redis import RedisServer
 
 Json = dict[str, Any]
 IMAGE = "rayproject/ray:2.60.0"
 SECRET = "redis-password-secret"  # the name KubeRay's samples use
-_NODE_PORTS = (
-    "node-manager-port",
-    "object-manager-port",
-    "dashboard-agent-listen-port",
-    "dashboard-agent-grpc-port",
-    "runtime-env-agent-port",
-    "metrics-export-port",
-)
 _HEAD_PORTS = ("port", "dashboard-port", "ray-client-server-port")
 
 
 def _node_params(ports: dict[str, int], num_cpus: str) -> dict[str, str]:
     return {
-        **{name: str(ports[name]) for name in _NODE_PORTS},
+        **{name: str(ports[name]) for name in NODE_PORTS},
         "node-ip-address": "127.0.0.1",
         "num-cpus": num_cpus,
         "object-store-memory": "100000000",
@@ -66,7 +59,7 @@ class FaultTolerantCluster:
     ) -> None:
         self.rays, self.redis, self.name, self.workdir = rays, redis, name, workdir
         workdir.mkdir(parents=True, exist_ok=True)
-        head_ports = free_ports((*_HEAD_PORTS, *_NODE_PORTS))
+        head_ports = free_ports((*_HEAD_PORTS, *NODE_PORTS))
         self.gcs_address = f"127.0.0.1:{head_ports['port']}"
         self.dashboard_url = f"http://127.0.0.1:{head_ports['dashboard-port']}"
         head_params = {
@@ -75,7 +68,7 @@ class FaultTolerantCluster:
             "dashboard-host": "127.0.0.1",
         }
         self.head_temp_dir = Path(head_params["temp-dir"])
-        self.worker_ports = [free_ports(_NODE_PORTS) for _ in range(replicas)]
+        self.worker_ports = [free_ports(NODE_PORTS) for _ in range(replicas)]
         self.body: Json = {
             "apiVersion": "ray.io/v1",
             "kind": "RayCluster",

@@ -76,7 +76,7 @@ _BARE_FLAGS = frozenset(
     }
 )
 # Flags the kubelet sets itself: addresses, ports, the temp dir.
-_NODE_PORTS = (
+NODE_PORTS = (
     "node-manager-port",
     "object-manager-port",
     "dashboard-agent-listen-port",
@@ -87,7 +87,7 @@ _NODE_PORTS = (
 _HEAD_PORTS = ("dashboard-port", "ray-client-server-port")
 _OWN_FLAGS = frozenset(
     {
-        *_NODE_PORTS,
+        *NODE_PORTS,
         *_HEAD_PORTS,
         "head",
         "block",
@@ -294,7 +294,7 @@ class RayKubelet:
     ) -> tuple[list[str], Path, int | None]:
         flags = ray_start_flags(command_line(container, env))
         ip = pod["status"]["podIP"]
-        names = _NODE_PORTS + (_HEAD_PORTS if head is None else ())
+        names = NODE_PORTS + (_HEAD_PORTS if head is None else ())
         ports = free_ports(names)
         temp_dir = Path(tempfile.mkdtemp(prefix="rk-", dir="/tmp"))
         own: dict[str, str | None] = {
